@@ -242,3 +242,61 @@ def verdict_counts(results: Mapping[str, dict]) -> dict[str, int]:
         for claim in record.get("claims", []):
             counts[claim["verdict"]] = counts.get(claim["verdict"], 0) + 1
     return counts
+
+
+class ClaimsSummary:
+    """Every claim of the listed chapters' results files (the "Claims at a glance" page)."""
+
+    def __init__(self, records: dict[str, dict]):
+        self.records = records
+
+    def claims(self) -> list[dict]:
+        rows = []
+        for chapter, record in self.records.items():
+            for claim in record.get("claims", []):
+                link = f'<a href="{html.escape(chapter)}.html">{html.escape(chapter)}</a>'
+                rows.append({**claim, "chapter": chapter, "chapter_link": link})
+        return rows
+
+    def counts(self) -> dict[str, int]:
+        return verdict_counts(self.records)
+
+    def counts_markdown(self):
+        from IPython.display import Markdown
+        counts = self.counts()
+        total = sum(counts.values())
+        parts = ", ".join(f"**{counts[verdict]}** {verdict}" for verdict in VERDICTS)
+        profiles = sorted({record.get("profile", "?") for record in self.records.values()})
+        return Markdown(f"{total} claims in {len(self.records)} chapters "
+                        f"(profile {', '.join(profiles)}): {parts}.")
+
+    def table(self):
+        from IPython.display import HTML
+        return HTML(claims_html(self.claims(), chapter_column=True))
+
+    def provenance_table(self):
+        from IPython.display import HTML
+        head = ("<tr><th>Chapter</th><th>Profile</th><th>Seeds</th><th>Wall time (s)</th>"
+                "<th>Git commit</th></tr>")
+        rows = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{html.escape(str(r.get('profile')))}</td>"
+            f"<td>{html.escape(str(r.get('seeds')))}</td><td>{r.get('wall_seconds', 0):.1f}</td>"
+            f"<td><code>{html.escape(str(r.get('git_commit')))}</code></td></tr>"
+            for name, r in self.records.items())
+        return HTML(f'<table class="claim-provenance"><thead>{head}</thead>'
+                    f"<tbody>{rows}</tbody></table>")
+
+
+def claims_summary(chapters: Iterable[str], directory: str | os.PathLike | None = None
+                   ) -> ClaimsSummary:
+    """The claims of ``chapters`` (in that order), read from their results files.
+
+    Raises FileNotFoundError naming a chapter whose results file is missing.
+    """
+    directory = Path(directory or results_dir())
+    loaded = load_results(directory)
+    missing = [name for name in chapters if name not in loaded]
+    if missing:
+        raise FileNotFoundError(f"no results file for chapter(s) {missing} in {directory}: "
+                                f"run them first (collapse build)")
+    return ClaimsSummary({name: loaded[name] for name in chapters})

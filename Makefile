@@ -1,0 +1,75 @@
+# The two commands of the README: `make book` and `make test`. Each sets up everything it needs
+# (a .venv with the exact pins of requirements.lock, the collapse package, the Jupyter kernel).
+SHELL := /bin/bash
+.DEFAULT_GOAL := book
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROFILE ?= book
+JOBS ?= 1
+ARGS ?=
+
+# Every tool cache stays inside the project (nothing written under ~).
+CACHE := $(CURDIR)/.cache
+export PIP_CACHE_DIR := $(CACHE)/pip
+export MPLCONFIGDIR := $(CACHE)/matplotlib
+export IPYTHONDIR := $(CACHE)/ipython
+export JUPYTER_DATA_DIR := $(CACHE)/jupyter
+export JUPYTER_CONFIG_DIR := $(CACHE)/jupyter-config
+export JUPYTER_RUNTIME_DIR := $(CACHE)/jupyter-runtime
+export SCIKIT_LEARN_DATA := $(CACHE)/scikit_learn
+export HF_HOME := $(CACHE)/huggingface
+export TORCH_HOME := $(CACHE)/torch
+export XDG_CACHE_HOME := $(CACHE)/xdg
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+# The data root (DESIGN.md, "Data"): $COLLAPSE_DATA_DIR if set; else data/ in the repository if
+# it holds WikiText-2; else the project machines' shared copy at ../shared/data.
+ifndef COLLAPSE_DATA_DIR
+  ifneq ($(wildcard $(CURDIR)/data/wikitext-2-raw-v1),)
+    COLLAPSE_DATA_DIR := $(CURDIR)/data
+  else ifneq ($(wildcard $(CURDIR)/../shared/data),)
+    COLLAPSE_DATA_DIR := $(abspath $(CURDIR)/../shared/data)
+  else
+    COLLAPSE_DATA_DIR := $(CURDIR)/data
+  endif
+endif
+export COLLAPSE_DATA_DIR
+
+.PHONY: book test venv lock clean help
+
+help:
+	@echo "make book   build the HTML book (PROFILE=smoke|book|paper, JOBS=N, ARGS='-p n_seeds=8')"
+	@echo "make test   run the whole test suite"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 not found (set PYTHON=...)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+	  { echo "error: $(PYTHON) is not Python 3.11 (set PYTHON=/path/to/python3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --no-deps cffconvert==2.0.0
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (collapse)" >/dev/null
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/collapse build --profile $(PROFILE) -j $(JOBS) $(ARGS)
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest $(ARGS)
+
+# Refresh the exact pins after changing dependencies in pyproject.toml.
+lock: $(STAMP)
+	{ sed -n '1,/^# Regenerate/p' requirements.lock; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -e '^collapse' -e '^cffconvert' \
+	  | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf _build
