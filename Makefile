@@ -1,6 +1,7 @@
 # The two commands of the README: `make book` and `make test`. Each sets up everything it needs
 # (a .venv with the exact pins of requirements.lock, the collapse package, the Jupyter kernel).
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 .DEFAULT_GOAL := book
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -10,6 +11,9 @@ STAMP := $(VENV)/.installed
 PROFILE ?= book
 JOBS ?= 1
 ARGS ?=
+
+# pip warns about every package for this machine's local wheel folders; keep real messages only
+QUIET_PIP := 2>&1 | { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
 
 # Every tool cache stays inside the project (nothing written under ~).
 CACHE := $(CURDIR)/.cache
@@ -52,9 +56,9 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 	  { echo "error: $(PYTHON) is not Python 3.11 (set PYTHON=/path/to/python3.11)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
-	$(BIN)/python -m pip install --quiet --no-deps cffconvert==2.0.0
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock $(QUIET_PIP)
+	$(BIN)/python -m pip install --quiet --no-deps -e . $(QUIET_PIP)
+	$(BIN)/python -m pip install --quiet --no-deps cffconvert==2.0.0 $(QUIET_PIP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (collapse)" >/dev/null
 	touch $(STAMP)
 

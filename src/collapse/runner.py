@@ -223,6 +223,7 @@ def configure_environment(project_root: Path = PROJECT_ROOT) -> None:
     cache = project_root / ".cache"
     for variable, folder in CACHE_VARIABLES.items():
         os.environ.setdefault(variable, str(cache / folder))
+        Path(os.environ[variable]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 

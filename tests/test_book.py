@@ -1,0 +1,72 @@
+"""The real book: every chapter of _toc.yml executes under the smoke profile and the HTML
+builds (Sphinx warnings are errors), into a temporary folder, never the user's _build."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from collapse import results, runner
+from conftest import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory):
+    output_root = tmp_path_factory.mktemp("smoke-book")
+    status = runner.main(["build", "--profile", "smoke", "-j", "2",
+                          "--output-root", str(output_root)])
+    assert status == 0, "collapse build --profile smoke failed (see the captured stderr)"
+    return runner.BuildPaths(output_root)
+
+
+@pytest.mark.slow
+def test_every_page_of_the_toc_is_built(smoke_book):
+    for docname in runner.toc_docnames(PROJECT_ROOT):
+        assert (smoke_book.html / f"{docname}.html").is_file(), docname
+    assert (smoke_book.html / "index.html").is_file()
+
+
+@pytest.mark.slow
+def test_every_chapter_wrote_results_with_computed_verdicts(smoke_book):
+    chapters = [c.name for c in runner.book_chapters(PROJECT_ROOT) if c.name != "claims"]
+    for name in chapters:
+        record = json.loads((smoke_book.results / f"{name}.json").read_text())
+        assert record["chapter"] == name and record["profile"] == "smoke"
+        assert record["metrics"], name
+        assert record["claims"], f"{name} checks no claim"
+        for claim in record["claims"]:
+            assert claim["verdict"] in results.VERDICTS, claim
+            assert claim["criterion"] and claim["measured"] not in (None, ""), claim
+
+
+@pytest.mark.slow
+def test_chapter_pages_show_their_figures_and_footer(smoke_book):
+    for chapter in runner.book_chapters(PROJECT_ROOT):
+        if chapter.name == "claims":
+            continue
+        page = smoke_book.html / f"{chapter.docname}.html"
+        text = page.read_text()
+        notebook = json.loads(smoke_book.executed(chapter).read_text())
+        figures = sum("image/png" in output.get("data", {})
+                      for cell in notebook["cells"] for output in cell.get("outputs", []))
+        sources = re.findall(r'<img[^>]+src="([^"]+)"', text)
+        assert figures > 0, f"{chapter.name} draws no figure"
+        assert len(sources) >= figures, chapter.name
+        for source in sources:
+            image = (page.parent / source).resolve()
+            assert image.is_file() and image.stat().st_size > 0, (chapter.name, source)
+        assert "Fig. 1" in text, f"{chapter.name}: figures are not numbered"
+        assert "Reproducibility" in text and "git commit" in text, chapter.name
+
+
+@pytest.mark.slow
+def test_claims_page_lists_every_claim(smoke_book):
+    page = (smoke_book.html / "book" / "claims.html").read_text()
+    table = re.search(r'<table class="claim-check">(.*?)</table>', page, re.S)
+    assert table, "the claims page has no claim table"
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)[1:]  # minus the header
+    recorded = [(name, claim) for name, record in results.load_results(smoke_book.results).items()
+                if name != "claims" for claim in record["claims"]]
+    assert len(rows) == len(recorded)
+    for (name, claim), row in zip(recorded, rows):
+        assert f'href="{name}.html"' in row and claim["verdict"] in row
