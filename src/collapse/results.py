@@ -198,8 +198,15 @@ class ChapterRecord:
 
 
 # ---------------------------------------------------------------- tables across chapters
-VERDICT_STYLE = {"reproduced": "✅ reproduced", "partially reproduced": "🟡 partially reproduced",
-                 "not reproduced": "❌ not reproduced"}
+VERDICT_COLOURS = {"reproduced": "#1b7f3b", "partially reproduced": "#9a6700",
+                   "not reproduced": "#b42318"}
+
+
+def verdict_badge(verdict: str) -> str:
+    """A verdict as a coloured label (inline style: no stylesheet or font needed)."""
+    colour = VERDICT_COLOURS.get(verdict, "#555555")
+    return (f'<span class="verdict" style="color:#fff;background:{colour};border-radius:4px;'
+            f'padding:1px 6px;white-space:nowrap">{html.escape(str(verdict))}</span>')
 
 
 def claims_html(claims: list[dict], chapter_column: bool = False) -> str:
@@ -216,7 +223,7 @@ def claims_html(claims: list[dict], chapter_column: bool = False) -> str:
             measured += f" ({claim['note']})"
         cells += [html.escape(str(claim["claim"])), html.escape(str(claim["paper"])),
                   html.escape(measured), html.escape(str(claim["criterion"])),
-                  VERDICT_STYLE.get(claim["verdict"], html.escape(str(claim["verdict"])))]
+                  verdict_badge(claim["verdict"])]
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     header = "<tr>" + "".join(f"<th>{cell}</th>" for cell in head) + "</tr>"
     return (f'<table class="claim-check"><thead>{header}</thead>'
