@@ -43,7 +43,7 @@ ifndef COLLAPSE_DATA_DIR
 endif
 export COLLAPSE_DATA_DIR
 
-.PHONY: book test venv lock clean help
+.PHONY: book test venv lock clean help browser
 
 help:
 	@echo "make book   build the HTML book (PROFILE=smoke|book|paper, JOBS=N, ARGS='-p n_seeds=8')"
@@ -65,7 +65,17 @@ $(STAMP): requirements.lock pyproject.toml
 book: $(STAMP)
 	$(BIN)/collapse build --profile $(PROFILE) -j $(JOBS) $(ARGS)
 
-test: $(STAMP)
+# The HTML tests open every page in Debian's Chromium; install it when missing (root + apt).
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Chromium (Debian package) for the HTML tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "error: make test needs Chromium: install your distribution's chromium package"; exit 1; \
+	  fi; }
+
+test: $(STAMP) browser
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest $(ARGS)
 
 # Refresh the exact pins after changing dependencies in pyproject.toml.

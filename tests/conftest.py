@@ -41,3 +41,13 @@ def make_mini_project(root: Path, chapters: dict[str, str]) -> Path:
 @pytest.fixture
 def tiny_chapter_text() -> str:
     return (FIXTURES / "tiny_chapter.md").read_text()
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """The real book built under the smoke profile into a temporary folder (once per session)."""
+    output_root = tmp_path_factory.mktemp("smoke-book")
+    status = runner.main(["build", "--profile", "smoke", "-j", "2",
+                          "--output-root", str(output_root)])
+    assert status == 0, "collapse build --profile smoke failed (see the captured stderr)"
+    return runner.BuildPaths(output_root)

@@ -10,15 +10,6 @@ from collapse import results, runner
 from conftest import PROJECT_ROOT
 
 
-@pytest.fixture(scope="module")
-def smoke_book(tmp_path_factory):
-    output_root = tmp_path_factory.mktemp("smoke-book")
-    status = runner.main(["build", "--profile", "smoke", "-j", "2",
-                          "--output-root", str(output_root)])
-    assert status == 0, "collapse build --profile smoke failed (see the captured stderr)"
-    return runner.BuildPaths(output_root)
-
-
 @pytest.mark.slow
 def test_every_page_of_the_toc_is_built(smoke_book):
     for docname in runner.toc_docnames(PROJECT_ROOT):
