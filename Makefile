@@ -26,7 +26,11 @@ export JUPYTER_RUNTIME_DIR := $(CACHE)/jupyter-runtime
 export SCIKIT_LEARN_DATA := $(CACHE)/scikit_learn
 export HF_HOME := $(CACHE)/huggingface
 export TORCH_HOME := $(CACHE)/torch
-export XDG_CACHE_HOME := $(CACHE)/xdg
+export XDG_CACHE_HOME := $(CACHE)/xdg/cache
+# (XDG_CONFIG_HOME is left alone here: pip reads its configuration there; the collapse runner
+# and the tests point it into .cache themselves, for Chromium and Jupyter)
+export XDG_DATA_HOME := $(CACHE)/xdg/data
+export XDG_STATE_HOME := $(CACHE)/xdg/state
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 

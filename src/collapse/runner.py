@@ -43,7 +43,8 @@ CACHE_VARIABLES = {  # tool caches kept inside the project (nothing written unde
     "MPLCONFIGDIR": "matplotlib", "IPYTHONDIR": "ipython", "JUPYTER_DATA_DIR": "jupyter",
     "JUPYTER_CONFIG_DIR": "jupyter-config", "JUPYTER_RUNTIME_DIR": "jupyter-runtime",
     "SCIKIT_LEARN_DATA": "scikit_learn", "HF_HOME": "huggingface", "TORCH_HOME": "torch",
-    "XDG_CACHE_HOME": "xdg",
+    "XDG_CACHE_HOME": "xdg/cache", "XDG_CONFIG_HOME": "xdg/config", "XDG_DATA_HOME": "xdg/data",
+    "XDG_STATE_HOME": "xdg/state",
 }
 
 
