@@ -28,8 +28,11 @@ def test_chapters_come_from_the_toc_with_their_dependencies(mini):
 
 
 @pytest.mark.slow
-def test_build_runs_in_parallel_skips_unchanged_and_builds_html(mini, capsys):
+def test_build_runs_in_parallel_skips_unchanged_and_builds_html(mini, capsys, monkeypatch):
     root, paths = mini
+    # the package's digest is pinned so an edit elsewhere in src/ during the test cannot rerun
+    # chapters; test_a_code_change_changes_every_key covers the digest itself
+    monkeypatch.setattr(runner, "collapse_code_digest", lambda: "pinned")
     chapters = runner.book_chapters(root)
     report = runner.run_chapters(chapters, "smoke", {"tiny": {"draws": 50}}, paths, jobs=2)
     assert {name: item["status"] for name, item in report.items()} == \
@@ -115,3 +118,16 @@ def test_bad_jobs_and_profile_are_rejected(mini):
         runner.run_chapters(chapters, "smoke", {}, paths, jobs=0)
     with pytest.raises(ValueError, match="unknown profile"):
         runner.run_chapters(chapters, "fast", {}, paths)
+
+
+def test_a_code_change_changes_every_key(mini, tmp_path):
+    root, paths = mini
+    chapter = runner.book_chapters(root)[0]
+    key = runner.chapter_key(chapter, "smoke", {}, paths.results, runner.collapse_code_digest())
+    assert key == runner.chapter_key(chapter, "smoke", {}, paths.results,
+                                     runner.collapse_code_digest())
+    assert key != runner.chapter_key(chapter, "smoke", {}, paths.results, "other code")
+    assert key != runner.chapter_key(chapter, "book", {}, paths.results,
+                                     runner.collapse_code_digest())
+    assert key != runner.chapter_key(chapter, "smoke", {"draws": 3}, paths.results,
+                                     runner.collapse_code_digest())

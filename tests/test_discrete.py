@@ -1,0 +1,276 @@
+"""Tests of the discrete chapter's model family, theory and data (collapse.discrete,
+collapse.wright_fisher).
+
+Monte-Carlo checks use fixed seeds and a tolerance of 4 standard errors of the simulated
+estimate (a correct implementation fails such a check with probability ~6e-5 per
+comparison); where it matters, the test also shows that the tolerance is tight enough to
+reject the nearest wrong answer (e.g. the diffusion approximation instead of the exact value).
+"""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from collapse import data, discrete, profiles, wright_fisher
+from collapse.loop import policy_from_name
+
+TOLERANCE_SE = 4.0
+
+
+# --------------------------------------------------------------------------- exact theory
+def test_transition_matrix_rows_are_distributions_and_absorption_is_the_martingale():
+    for M in (2, 7, 30):
+        matrix = wright_fisher.transition_matrix(M)
+        assert matrix.shape == (M + 1, M + 1)
+        np.testing.assert_allclose(matrix.sum(axis=1), 1.0, atol=1e-12)
+        # P(fixation | i) = i/M: the paper's martingale argument, exact
+        np.testing.assert_allclose(wright_fisher.absorption_probabilities(M)[:, 1],
+                                   np.arange(M + 1) / M, atol=1e-9)
+
+
+def test_mean_absorption_time_small_cases_by_hand():
+    # M = 2 from state 1: absorbed each generation with probability 1/2 -> E[T] = 2
+    np.testing.assert_allclose(wright_fisher.mean_absorption_time(2), [0.0, 2.0, 0.0])
+    times = wright_fisher.mean_absorption_time(11)
+    np.testing.assert_allclose(times, times[::-1], rtol=1e-10)  # symmetric in i <-> M - i
+    # diffusion formula is above the exact value for small M (PAPER.md: 6-12% for M <= 20)
+    M = 20
+    exact = wright_fisher.mean_absorption_time(M)[M // 2]
+    assert 0.05 < wright_fisher.diffusion_absorption_time(0.5, M) / exact - 1 < 0.06
+
+
+def test_multistate_matrix_reduces_to_binomial_and_absorbs_on_q():
+    table = wright_fisher.compositions(6, 2)
+    multistate = wright_fisher.multistate_transition_matrix(6, 2)
+    binomial = wright_fisher.transition_matrix(6)[np.ix_(table[:, 0], table[:, 0])]
+    np.testing.assert_allclose(multistate, binomial, atol=1e-12)
+    np.testing.assert_allclose(wright_fisher.multistate_absorption_probabilities([4, 2, 1, 1]),
+                               np.array([4, 2, 1, 1]) / 8, atol=1e-9)
+    absorbed = wright_fisher.multistate_absorbed_by([5, 5], 200)
+    np.testing.assert_allclose(absorbed, wright_fisher.absorption_probability_by(10, [5], 200)[:, 0],
+                               atol=1e-12)
+
+
+def test_galton_watson_is_the_large_M_limit_of_the_exact_loss_probability():
+    exact = wright_fisher.loss_probability_by(1000, [1, 2, 5, 20], 60)
+    limit = wright_fisher.galton_watson_loss_probability_by([1, 2, 5, 20], 60)
+    assert np.abs(exact - limit).max() < 0.01
+    assert limit[1, 0] == pytest.approx(np.exp(-1.0))  # a singleton is lost at once w.p. 1/e
+    # the median time to loss grows linearly in the count: ~ 2c / ln 2
+    medians = wright_fisher.galton_watson_median_loss_time([50, 100, 200])
+    np.testing.assert_allclose(medians / (2 * np.array([50, 100, 200]) / np.log(2)), 1,
+                               atol=0.02)
+
+
+def test_mean_loss_time_matches_the_diffusion_for_large_M():
+    M = 400
+    exact = wright_fisher.mean_loss_time(M)[[20, 100, 200]]
+    diffusion = wright_fisher.diffusion_loss_time(np.array([20, 100, 200]) / M, M)
+    np.testing.assert_allclose(exact, diffusion, rtol=0.03)
+
+
+# --------------------------------------------------------------------------- simulation vs theory
+def test_absorption_probabilities_equal_q():
+    counts = np.array([5, 3, 2])  # q = (0.5, 0.3, 0.2), M = 10
+    horizon = 150  # exact P(not absorbed by 150) < 1e-6 for M = 10
+    result = discrete.absorption_experiment("three", counts, 4000, horizon,
+                                            np.random.default_rng(11))
+    assert 1 - result.exact_absorbed[-1] < 1e-6
+    summary = discrete.absorption_summary(result)
+    assert summary["absorbed_share"] == 1.0
+    # share ending on k vs q_k, in binomial standard errors sqrt(q(1-q)/n)
+    assert np.abs(summary["z"]).max() <= TOLERANCE_SE
+    assert summary["ci_low"].max() < 1 and np.all(summary["ci_low"] <= summary["frequency"])
+    # the distribution of the absorption time is the exact K-state one (Kolmogorov–Smirnov;
+    # conservative for a discrete distribution, so p >= 0.001 fails a correct code < 0.1%)
+    assert discrete.absorption_time_ks(result)[1] >= 1e-3
+
+
+def test_absorption_checks_can_fail():
+    """The same checks reject wrong theory: chains started from (6, 2, 2) are not absorbed on
+    (0.5, 0.3, 0.2), and their absorption times do not follow the chain from (5, 3, 2)."""
+    result = discrete.absorption_experiment("wrong", [6, 2, 2], 4000, 150,
+                                            np.random.default_rng(12))
+    frequency = discrete.absorption_summary(result)["frequency"]
+    q_wrong = np.array([0.5, 0.3, 0.2])
+    z = (frequency - q_wrong) / np.sqrt(q_wrong * (1 - q_wrong) / 4000)
+    assert np.abs(z).max() > TOLERANCE_SE
+    other = wright_fisher.multistate_absorbed_by([5, 3, 2], 150)
+    assert discrete.absorption_time_ks(result, other)[1] < 1e-3
+
+
+def test_two_state_absorption_and_loss_times_match_the_exact_matrix():
+    times = discrete.absorption_time_experiment(10, [0.2, 0.5], 4000,
+                                                np.random.default_rng(5))
+    assert times.censored.sum() == 0
+    # |simulated mean - exact (N 1)| within 4 standard errors of the Monte-Carlo mean
+    assert np.abs(times.z).max() <= TOLERANCE_SE
+    assert np.abs(times.loss_z).max() <= TOLERANCE_SE
+    # ... and that tolerance rejects the diffusion approximation at M = 10, p = 1/2
+    half = list(times.starts).index(5)
+    assert abs(times.mean[half] - times.diffusion[half]) > \
+        TOLERANCE_SE * times.standard_error[half]
+
+
+def test_zipf_support_and_gini_simpson_follow_their_exact_means():
+    n_chains, horizon = 600, 40
+    result = discrete.zipf_experiment(30, 120, n_chains, horizon, np.random.default_rng(3))
+    for generation in (5, 20, 40):
+        support = result.support[generation]
+        se = support.std(ddof=1) / np.sqrt(n_chains)
+        assert abs(support.mean() - result.exact_support[generation]) <= TOLERANCE_SE * se
+        gini = result.gini_simpson[generation]
+        se = gini.std(ddof=1) / np.sqrt(n_chains)
+        assert abs(gini.mean() - result.exact_gini_simpson[generation]) <= TOLERANCE_SE * se
+    # support never grows under replace, and first losses are recorded when it shrinks
+    assert np.all(np.diff(result.support, axis=0) <= 0)
+    lost = (result.first_loss >= 0).sum(axis=1)
+    np.testing.assert_array_equal(lost, 30 - result.support[-1])
+
+
+# --------------------------------------------------------------------------- family and policies
+@pytest.mark.parametrize("n_chains,n_states", [(3, 50), (400, 4)])  # both sampling paths
+def test_take_is_a_multivariate_hypergeometric_draw(n_chains, n_states):
+    rng = np.random.default_rng(7)
+    counts = rng.integers(0, 30, size=n_states)
+    counts[0] += 5
+    data_ = discrete.replicate(counts, n_chains)
+    size, n = int(counts.sum()), int(counts.sum()) // 3
+    draws = np.concatenate([discrete.CountData().take(data_, n, rng) for _ in range(200)])
+    assert np.all(draws.sum(axis=1) == n) and np.all(draws <= counts)
+    share = counts / size
+    variance = n * share * (1 - share) * (size - n) / (size - 1)
+    se = np.sqrt(variance / len(draws))
+    keep = variance > 0
+    assert np.all(np.abs(draws.mean(axis=0) - n * share)[keep] <= TOLERANCE_SE * se[keep])
+    assert np.all(draws[:, ~keep] == (n * share[~keep]).round())
+    with pytest.raises(ValueError, match="cannot take"):
+        discrete.CountData().take(data_, size + 1, rng)
+
+
+def test_policies_run_through_the_shared_loop():
+    counts = np.array([20, 10, 5, 3, 1, 1])
+    M, horizon = int(counts.sum()), 15
+    metrics = {"support": discrete.support_size, "absorbed": discrete.is_absorbed}
+    runs = {}
+    for policy, fraction in (("replace", None), ("accumulate", None),
+                             ("accumulate_subsample", None), ("mix_real", 0.1)):
+        run = discrete.run_chains(discrete.replicate(counts, 50), horizon,
+                                  np.random.default_rng(1), metrics, policy, fraction)
+        runs[policy] = run.history
+    assert list(runs["replace"].sizes) == [M] * (horizon + 1)
+    assert list(runs["accumulate"].sizes) == [M * (n + 1) for n in range(horizon + 1)]
+    assert list(runs["accumulate_subsample"].sizes) == [M] * (horizon + 1)
+    assert list(runs["mix_real"].sizes) == [M] * (horizon + 1)
+    assert np.all(runs["accumulate"]["support"] == len(counts))  # real data stays in the pool
+    assert np.all(np.diff(runs["replace"]["support"], axis=0) <= 0)
+    assert runs["replace"]["support"][-1].mean() < runs["accumulate_subsample"]["support"][-1].mean()
+
+
+def test_wikitext_policies_return_survival_by_bucket():
+    counts = np.array([300, 120, 40, 30, 10, 5, 3, 2, 1, 1, 1])
+    run = discrete.wikitext_experiment(counts, "mix_real", 4, 6, np.random.default_rng(2),
+                                       fraction=0.2)
+    assert run.policy == "mix_real(0.2)"
+    assert run.alive_share.shape == (7, 4, len(discrete.COUNT_BUCKETS) + 1)
+    np.testing.assert_allclose(run.alive_share[0], 1.0)
+    assert run.entropy.shape == run.total_variation.shape == (7, 4)
+    assert np.all(run.total_variation[0] == 0)
+
+
+# --------------------------------------------------------------------------- real text
+def test_word_counts_tokenise_on_whitespace_keeping_case():
+    words, counts = discrete.word_counts("The the  cat\nthe , cat ,")
+    assert list(words) == [",", "cat", "the", "The"]  # ties: alphabetical
+    assert list(counts) == [2, 2, 2, 1]
+    np.testing.assert_array_equal(discrete.bucket_of([1, 2, 5, 6, 20, 21, 100, 101, 5000]),
+                                  [0, 1, 1, 2, 2, 3, 3, 4, 4])
+
+
+def test_wikitext_validation_word_counts():
+    try:
+        text = data.read_wikitext("validation")
+    except data.DataError as error:
+        pytest.skip(f"WikiText-2 not in the data root: {error}")
+    words, counts = discrete.wikitext_word_counts("validation")
+    assert counts.sum() == len(text.split())
+    assert np.all(np.diff(counts) <= 0) and words[0] == "the"
+    assert len(set(words)) == len(words)
+
+
+def _copy_wikitext(tmp_path, corrupt: bool):
+    source = data.data_root() / data.WIKITEXT
+    if not (source / "SHA256SUMS").is_file():
+        pytest.skip("WikiText-2 checksums not in the data root")
+    target = tmp_path / data.WIKITEXT
+    target.mkdir()
+    shutil.copy(source / "SHA256SUMS", target / "SHA256SUMS")
+    if corrupt:
+        payload = bytearray((source / "wiki.valid.raw").read_bytes())
+        payload[100] ^= 0x01  # one flipped bit
+        (target / "wiki.valid.raw").write_bytes(bytes(payload))
+
+
+def test_corrupted_wikitext_is_refused(tmp_path, monkeypatch):
+    _copy_wikitext(tmp_path, corrupt=True)
+    monkeypatch.setenv("COLLAPSE_DATA_DIR", str(tmp_path))
+    with pytest.raises(data.DataError, match="sha256"):
+        discrete.wikitext_word_counts("validation")
+
+
+def test_missing_wikitext_says_what_is_missing(tmp_path, monkeypatch):
+    _copy_wikitext(tmp_path, corrupt=False)  # checksums but no text file
+    monkeypatch.setenv("COLLAPSE_DATA_DIR", str(tmp_path))
+    with pytest.raises(data.DataError, match="wiki.valid.raw is missing"):
+        discrete.wikitext_word_counts("validation")
+    monkeypatch.setenv("COLLAPSE_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(data.DataError, match="missing"):
+        discrete.wikitext_word_counts("validation")
+
+
+# --------------------------------------------------------------------------- bad inputs
+def test_bad_inputs_raise_value_errors_naming_the_parameter():
+    with pytest.raises(ValueError, match="sample_size"):
+        discrete.counts_from_probabilities([0.5, 0.5], 1)
+    with pytest.raises(ValueError, match="sample_size"):
+        wright_fisher.mean_absorption_time(1)
+    with pytest.raises(ValueError, match="sum to 1"):
+        discrete.counts_from_probabilities([0.5, 0.4], 10)
+    with pytest.raises(ValueError, match="non-negative"):
+        discrete.counts_from_probabilities([1.2, -0.2], 10)
+    with pytest.raises(ValueError, match="at least 2"):
+        discrete.check_probabilities([1.0])
+    with pytest.raises(ValueError, match="counts"):
+        discrete.check_counts([3, -1])
+    with pytest.raises(ValueError, match="sample size M"):
+        discrete.absorption_experiment("one point", [1, 0], 10, 5, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="fraction"):
+        discrete.wikitext_experiment([5, 3, 2], "mix_real", 2, 3, np.random.default_rng(0),
+                                     fraction=1.5)
+    with pytest.raises(ValueError, match="fraction"):
+        policy_from_name("mix_real", fraction=-0.1)
+    with pytest.raises(ValueError, match="start_fraction"):
+        discrete.absorption_time_experiment(10, [0.5, 1.2], 10, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="unknown policy"):
+        discrete.run_chains(discrete.replicate([5, 5], 2), 2, np.random.default_rng(0),
+                            {"support": discrete.support_size}, policy="reuse")
+    with pytest.raises(ValueError, match="n_chains"):
+        discrete.replicate([5, 5], 0)
+
+
+def test_counts_from_probabilities_round_to_M():
+    counts = discrete.counts_from_probabilities(discrete.zipf_probabilities(100), 500)
+    assert counts.sum() == 500 and counts.min() >= 1 and counts[0] == 96
+    np.testing.assert_array_equal(discrete.counts_from_probabilities([0.6, 0.3, 0.1], 20),
+                                  [12, 6, 2])
+
+
+def test_discrete_profiles_share_keys_and_reject_unknown_settings():
+    chapter = profiles.PROFILES["discrete"]
+    assert set(chapter) == set(profiles.PROFILE_NAMES)
+    assert len({frozenset(values) for values in chapter.values()}) == 1
+    assert profiles.settings("discrete", "smoke", wikitext_chains=3).wikitext_chains == 3
+    with pytest.raises(ValueError, match="unknown setting"):
+        profiles.settings("discrete", "smoke", n_chains=3)

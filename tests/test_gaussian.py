@@ -1,0 +1,379 @@
+"""Tests of the Gaussian chapter's theory (collapse.gaussian_theory) against exact results and
+against simulation, and of its two samplers (collapse.gaussian).
+
+Statistical tests use fixed seeds and a tolerance of Z = 4 standard errors of the Monte-Carlo
+estimator (the SE is estimated from the same seeds: s/√S for means, √(p(1−p)/S) for
+proportions, order statistics for medians). A correct formula fails such a test with
+probability ≈ 6e-5 per check; the generations are chosen where the simulation resolves the
+expectation (n ≤ M, where the lognormal-like σ²_n still has a usable standard error; see the
+chapter for why it stops doing so for n ≳ 3M).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, special, stats
+
+from collapse import gaussian, gaussian_theory as theory
+from collapse.loop import Accumulate, Growing, Replace, run_generations
+
+Z = 4.0
+SEEDS = 20_000
+M = 10
+
+
+def within(estimate, exact, se, z=Z):
+    return abs(float(estimate) - float(exact)) <= z * float(se)
+
+
+def mc(values):
+    values = np.asarray(values, float)
+    return values.mean(), values.std(ddof=1) / math.sqrt(values.size)
+
+
+@pytest.fixture(scope="module")
+def exact_runs():
+    """Exact-sampler `replace` runs, M = 10, 20,000 seeds, 40 generations, both estimators,
+    with the same random stream (common random numbers)."""
+    runs = {}
+    for estimator in theory.ESTIMATORS:
+        family = gaussian.ExactGaussian(estimator)
+        rng = np.random.default_rng(2024)
+        runs[estimator] = gaussian.simulate(family, gaussian.true_data(family, SEEDS, M, rng),
+                                            Replace(M), 40, rng, estimator,
+                                            keep=np.arange(41))
+    return runs
+
+
+# ============================================================================ exact identities
+@pytest.mark.parametrize("size", [2, 3, 10, 100])
+def test_alpha_is_the_mean_of_a_scaled_chi(size):
+    # E√(χ²_{M−1}/(M−1)) = E[χ_{M−1}]/√(M−1), scipy's chi distribution (whose plain gammaln
+    # difference loses ~1e-12 already at M = 10⁴; large M is checked against mpmath below)
+    expected = stats.chi.mean(size - 1) / math.sqrt(size - 1)
+    assert theory.alpha(size)[0] == pytest.approx(expected, rel=1e-12)
+    assert theory.alpha(size, "biased")[0] == pytest.approx(
+        expected * math.sqrt((size - 1) / size), rel=1e-12)
+
+
+def test_alpha_is_accurate_for_huge_m():
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    for size in (10 ** 4, 10 ** 6, 10 ** 8, 10 ** 12):
+        exact = (mpmath.sqrt(mpmath.mpf(2) / (size - 1)) * mpmath.gamma(mpmath.mpf(size) / 2)
+                 / mpmath.gamma(mpmath.mpf(size - 1) / 2))
+        assert abs(theory.alpha(size)[0] - float(exact)) < 1e-15
+    # and the asymptotic 1 − 1/(4M)
+    assert theory.alpha(10 ** 6)[0] == pytest.approx(1 - 1 / (4 * 10 ** 6), abs=1e-12)
+
+
+@pytest.mark.parametrize("size", [2, 5, 100])
+@pytest.mark.parametrize("estimator", theory.ESTIMATORS)
+def test_log_chi2_step_moments_match_quadrature(size, estimator):
+    divisor = size - 1 if estimator == "unbiased" else size
+    law = stats.chi2(size - 1)
+    mean = law.expect(lambda x: np.log(x / divisor))
+    variance = law.expect(lambda x: (np.log(x / divisor) - mean) ** 2)
+    assert theory.log_step_mean(size, estimator)[0] == pytest.approx(mean, rel=1e-7, abs=1e-9)
+    assert theory.log_step_variance(size)[0] == pytest.approx(variance, rel=1e-6)
+
+
+def test_expectation_formulas_have_their_closed_forms():
+    sizes = np.full(50, 20.0)
+    n = np.arange(50)
+    beta = 19 / 20
+    np.testing.assert_allclose(theory.expected_variance(sizes, "unbiased"), 1.0)
+    np.testing.assert_allclose(theory.expected_variance(sizes, "biased"), beta ** (n + 1))
+    np.testing.assert_allclose(theory.expected_mean_error(sizes, "unbiased"), (n + 1) / 20)
+    np.testing.assert_allclose(theory.expected_mean_error(sizes, "biased"),
+                               1 - beta ** (n + 1), rtol=1e-12)
+    schedule = np.random.default_rng(0).integers(2, 500, 60).astype(float)
+    np.testing.assert_allclose(
+        theory.expected_w2_squared(schedule, "unbiased"),
+        np.cumsum(1 / schedule) + 2 * (1 - np.cumprod(theory.alpha(schedule))), rtol=1e-12)
+    # biased: telescopes to 2σ²(1 − ∏α_b), below 2σ² for any schedule
+    biased = theory.expected_w2_squared(schedule, "biased", sigma=3.0)
+    np.testing.assert_allclose(biased, 18 * (1 - np.cumprod(theory.alpha(schedule, "biased"))),
+                               rtol=1e-10)
+    assert biased.max() < 18
+    # σ² Σ1/M_i: bounded for M_i ∝ i², not for ∝ i
+    i = np.arange(1, 20001, dtype=float)
+    quadratic = theory.expected_w2_squared(10 * i ** 2, "unbiased")
+    linear = theory.expected_w2_squared(10 * i, "unbiased")
+    assert quadratic[-1] - quadratic[2000] < 1e-4 and linear[-1] - linear[2000] > 0.2
+
+
+# ============================================================================ exact distribution
+@pytest.mark.parametrize("size", [2, 5, 100, 10 ** 5])
+@pytest.mark.parametrize("estimator", theory.ESTIMATORS)
+def test_one_fit_distribution_is_the_chi2_cdf(size, estimator):
+    divisor = size - 1 if estimator == "unbiased" else size
+    centre = theory.log_step_mean(size, estimator)[0]
+    spread = math.sqrt(theory.log_step_variance(size)[0])
+    x = centre + spread * np.linspace(-6, 4, 41)
+    np.testing.assert_allclose(theory.log_variance_cdf(x, size, 0, estimator),
+                               stats.chi2.cdf(divisor * np.exp(x), size - 1), atol=1e-10)
+
+
+def test_two_fit_distribution_is_the_convolution():
+    size, divisor = 5, 4
+    law = stats.chi2(size - 1)
+    density = lambda y: law.pdf(divisor * np.exp(y)) * divisor * np.exp(y)
+    cdf = lambda y: law.cdf(divisor * np.exp(y))
+    for x in (-3.0, -1.0, 0.0, 1.0):
+        # log(χ²_4/4) has negligible mass outside [−40, 6] (P < 1e-30)
+        convolution, _ = integrate.quad(lambda y: density(y) * cdf(x - y), -40, 6,
+                                        limit=200, points=[-2, 0, 1])
+        assert theory.log_variance_cdf(x, size, 1, "unbiased") == pytest.approx(convolution,
+                                                                                abs=1e-8)
+
+
+def test_cdf_far_tails_are_exact_zero_and_one():
+    # the midpoint rule aliases beyond ~157 sd; far tails must not come back as garbage
+    assert theory.prob_std_below(0.1, 10 ** 5, 1, "unbiased") == 0.0
+    assert theory.prob_std_below(0.1, 10 ** 4, 10, "biased") == 0.0
+    assert theory.prob_std_below(0.1, 2, 10 ** 4, "unbiased") == pytest.approx(1.0, abs=1e-12)
+    grid = np.linspace(-400, 50, 200)
+    values = theory.log_variance_cdf(grid, 100, 1000, "unbiased")
+    assert np.all(np.diff(values) >= -1e-12) and values.min() >= 0 and values.max() <= 1
+
+
+def test_quantiles_invert_the_cdf_and_the_clt_holds_for_long_runs():
+    generations = np.array([0, 3, 50, 5000])
+    quantiles = theory.variance_quantiles([0.1, 0.5, 0.9], 50, generations, "biased")
+    for row, q in enumerate((0.1, 0.5, 0.9)):
+        np.testing.assert_allclose(theory.log_variance_cdf(np.log(quantiles[row]), 50,
+                                                           generations, "biased"), q, atol=1e-9)
+    # 5001 fits: the sum of logs is normal to within its small skewness (Berry–Esseen scale)
+    mean = theory.log_variance_mean(np.full(5001, 50.0), "biased")[-1]
+    sd = math.sqrt(5001 * theory.log_step_variance(50)[0])
+    np.testing.assert_allclose(np.log(quantiles[:, -1]), mean + sd * stats.norm.ppf(
+        [0.1, 0.5, 0.9]), atol=0.02)
+    # the digamma-drift median is the exact median up to ~1/(3(M−1)) in log σ²
+    assert np.log(quantiles[1, -1]) - mean == pytest.approx(1 / (3 * 49), rel=0.1)
+
+
+# ============================================================================ simulation vs theory
+@pytest.mark.parametrize("estimator", theory.ESTIMATORS)
+@pytest.mark.parametrize("generation", [0, 2, 5])
+def test_expected_variance(exact_runs, estimator, generation):
+    run = exact_runs[estimator]
+    estimate, se = mc(run.std[generation] ** 2)
+    assert within(estimate, theory.expected_variance(run.sizes, estimator)[generation], se)
+
+
+@pytest.mark.parametrize("estimator", theory.ESTIMATORS)
+@pytest.mark.parametrize("generation", [0, 3, 8])
+def test_expected_mean_error(exact_runs, estimator, generation):
+    run = exact_runs[estimator]
+    estimate, se = mc(run.mean[generation] ** 2)
+    assert within(estimate, theory.expected_mean_error(run.sizes, estimator)[generation], se)
+
+
+@pytest.mark.parametrize("estimator", theory.ESTIMATORS)
+@pytest.mark.parametrize("generation", [0, 5, 10])
+def test_expected_std(exact_runs, estimator, generation):
+    run = exact_runs[estimator]
+    estimate, se = mc(run.std[generation])
+    assert within(estimate, theory.expected_std(run.sizes, estimator)[generation], se)
+
+
+@pytest.mark.parametrize("estimator", theory.ESTIMATORS)
+@pytest.mark.parametrize("generation", [0, 5, 10])
+def test_expected_w2_squared(exact_runs, estimator, generation):
+    run = exact_runs[estimator]
+    estimate, se = mc(run.w2_squared()[generation])
+    assert within(estimate, theory.expected_w2_squared(run.sizes, estimator)[generation], se)
+
+
+@pytest.mark.parametrize("estimator", theory.ESTIMATORS)
+@pytest.mark.parametrize("generation", [3, 40])
+def test_exact_quantiles_of_sigma(exact_runs, estimator, generation):
+    """Exact 10/50/90% quantiles of σ² lie inside the 99.99% order-statistic confidence
+    interval of the simulated quantile (binomial ranks), at a resolvable and a late n."""
+    values = np.sort(exact_runs[estimator].std[generation] ** 2)
+    exact = theory.variance_quantiles([0.1, 0.5, 0.9], M, [generation], estimator)[:, 0]
+    for q, value in zip((0.1, 0.5, 0.9), exact):
+        low = int(stats.binom.ppf(5e-5, SEEDS, q))
+        high = int(stats.binom.isf(5e-5, SEEDS, q))
+        assert values[low - 1] <= value <= values[high], (q, value)
+
+
+@pytest.mark.parametrize("estimator", theory.ESTIMATORS)
+def test_probability_of_small_sigma(exact_runs, estimator):
+    run = exact_runs[estimator]
+    for generation in (10, 25, 40):
+        exact = theory.prob_std_below(0.3, M, generation, estimator)
+        fraction = (run.std[generation] < 0.3).mean()
+        assert within(fraction, exact, math.sqrt(max(exact * (1 - exact), 1e-4) / SEEDS))
+    informative = [theory.prob_std_below(0.3, M, g, estimator) for g in (10, 25, 40)]
+    assert max(informative) > 0.3 and min(informative) < 0.9  # the check has power
+
+
+def test_biased_chain_is_the_unbiased_one_times_a_constant(exact_runs):
+    """With common random numbers σ²_biased,n = σ²_unbiased,n · ((M−1)/M)^{n+1} exactly."""
+    n = np.arange(41)[:, None]
+    np.testing.assert_allclose(exact_runs["biased"].std ** 2,
+                               exact_runs["unbiased"].std ** 2 * ((M - 1) / M) ** (n + 1),
+                               rtol=1e-9)
+
+
+@pytest.mark.parametrize("estimator", theory.ESTIMATORS)
+def test_accumulate_theory(estimator):
+    family = gaussian.ExactGaussian(estimator)
+    rng = np.random.default_rng(7)
+    run = gaussian.simulate(family, gaussian.true_data(family, SEEDS, M, rng), Accumulate(M),
+                            30, rng, "accumulate", keep=np.arange(31))
+    variance = theory.accumulate_expected_variance(M, 30, estimator)
+    mean_error = theory.accumulate_expected_mean_error(M, 30, estimator)
+    for generation in (1, 5, 30):
+        assert within(*mc(run.std[generation] ** 2)[:1], variance[generation],
+                      mc(run.std[generation] ** 2)[1])
+        assert within(*mc(run.mean[generation] ** 2)[:1], mean_error[generation],
+                      mc(run.mean[generation] ** 2)[1])
+    # bounded near (π²/6)σ²/M
+    assert theory.accumulate_expected_mean_error(100, 10 ** 4, "unbiased")[-1] * 100 \
+        == pytest.approx(math.pi ** 2 / 6, rel=0.01)
+
+
+def test_growing_schedule_w2():
+    family = gaussian.ExactGaussian("unbiased")
+    rng = np.random.default_rng(8)
+    schedule = lambda generation: 5 * (generation + 1)
+    run = gaussian.simulate(family, gaussian.true_data(family, SEEDS, 5, rng),
+                            Growing(schedule), 20, rng, "growing", keep=np.arange(21))
+    np.testing.assert_array_equal(run.sizes, [5] + [schedule(g) for g in range(1, 21)])
+    exact = theory.expected_w2_squared(run.sizes, "unbiased")
+    for generation in (5, 20):
+        assert within(*mc(run.w2_squared()[generation]), exact[generation])
+
+
+# ============================================================================ samplers
+def naive_and_exact(policy, estimator, seeds=3000, size=20, generations=5):
+    final = {}
+    for family in (gaussian.ExactGaussian(estimator), gaussian.NaiveGaussian(estimator)):
+        rng = np.random.default_rng(11 if family.sampler == "exact" else 12)
+        history = run_generations(family, gaussian.true_data(family, seeds, size, rng),
+                                  policy(), generations, rng, gaussian.PARAMETER_METRICS)
+        final[family.sampler] = (history["std"][-1], history["mean"][-1])
+    return final
+
+
+@pytest.mark.parametrize("estimator", theory.ESTIMATORS)
+@pytest.mark.parametrize("policy", [lambda: Replace(20), lambda: Accumulate(20)],
+                         ids=["replace", "accumulate"])
+def test_exact_and_naive_samplers_agree(policy, estimator):
+    """Two-sample KS tests of σ̂ and μ̂ after 5 generations (3,000 seeds each) at level 0.001:
+    the exact sampler (and its exact pooling for accumulate) has the law of drawing points."""
+    final = naive_and_exact(policy, estimator)
+    for index in (0, 1):
+        assert stats.ks_2samp(final["exact"][index], final["naive"][index]).pvalue > 1e-3
+
+
+def test_the_sampler_test_has_power():
+    """The same KS test tells the unbiased estimator from the biased one (a 5%-per-generation
+    variance difference at M = 20): p < 1e-6."""
+    exact = naive_and_exact(lambda: Replace(20), "unbiased")["exact"][0]
+    biased = naive_and_exact(lambda: Replace(20), "biased")["naive"][0]
+    assert stats.ks_2samp(exact, biased).pvalue < 1e-6
+
+
+def test_compare_samplers_reports_a_speed_ratio():
+    comparison = gaussian.compare_samplers(200, 100, 5, seed=1)
+    assert comparison.speed_ratio > 1
+    assert comparison.exact.std.shape == comparison.naive.std.shape == (6, 100)
+    assert 0 <= comparison.ks_std.pvalue <= 1
+
+
+def test_sufficient_statistics_pool_exactly():
+    rng = np.random.default_rng(3)
+    blocks = [rng.normal(size=(4, n)) for n in (3, 7, 12)]
+    pooled = gaussian.SufficientStatistics().concat(
+        [gaussian.GaussianStats.from_samples(block) for block in blocks])
+    direct = gaussian.GaussianStats.from_samples(np.concatenate(blocks, axis=1))
+    assert pooled.count == direct.count == 22
+    np.testing.assert_allclose(pooled.mean, direct.mean, rtol=1e-12)
+    np.testing.assert_allclose(pooled.m2, direct.m2, rtol=1e-12)
+    with pytest.raises(ValueError, match="cannot draw individual points"):
+        gaussian.SufficientStatistics().take(direct, 5, rng)
+
+
+# ============================================================================ non-Gaussian D_0
+def test_w2_to_a_gaussian_start_is_the_gaussian_formula():
+    start = theory.gaussian_start(1.0, 2.0)
+    assert start.quantile_correlation == pytest.approx(2.0, rel=1e-8)
+    mean, std = np.array([0.0, 1.0, 3.0]), np.array([0.5, 2.0, 1.0])
+    np.testing.assert_allclose(start.w2_squared_to_gaussian(mean, std),
+                               theory.gaussian_w2_squared(mean, std, 1.0, 2.0), atol=1e-8)
+
+
+def test_student_t_kappa_matches_the_quantile_integral():
+    start = theory.student_t_start(3.0)
+    law = stats.t(3, scale=math.sqrt(1 / 3))
+    kappa, _ = integrate.quad(lambda u: stats.norm.ppf(u) * law.ppf(u), 0, 1, limit=400)
+    assert start.quantile_correlation == pytest.approx(kappa, rel=1e-6)
+    assert 0 < start.w2_squared_floor < 1
+
+
+def test_bimodal_w2_matches_sorted_samples():
+    """W2² from the formula vs the empirical quantile coupling with 400,000 sorted samples
+    (the empirical estimate has error O(1/√n) ≈ 0.003 here; tolerance 0.01)."""
+    start = theory.bimodal_start(0.9)
+    assert start.mean == 0 and start.variance == pytest.approx(1.0)
+    samples = np.sort(start.sample(np.random.default_rng(5), 400_000))
+    normal = stats.norm.ppf((np.arange(samples.size) + 0.5) / samples.size)
+    for mean, std in ((0.0, 1.0), (0.5, 0.3), (-1.0, 2.0)):
+        empirical = np.mean((mean + std * normal - samples) ** 2)
+        assert start.w2_squared_to_gaussian(mean, std) == pytest.approx(empirical, abs=0.01)
+    assert start.w2_squared_to_gaussian(0.0, start.quantile_correlation) == pytest.approx(
+        start.w2_squared_floor)
+
+
+def test_tail_mass():
+    assert theory.tail_mass_beyond(2.0, 0.0, 1.0) == pytest.approx(2 * stats.norm.sf(2))
+    assert theory.tail_share(3.0, 0.0, 1.0) == pytest.approx(1.0)
+    # a collapsed model keeps no tail unless its mean sits in the tail
+    np.testing.assert_allclose(theory.tail_mass_beyond(3.0, np.array([0.0, 3.5]),
+                                                       np.array([1e-30, 1e-30])), [0.0, 1.0])
+    # shifted: one tail grows, the other shrinks
+    assert theory.tail_mass_beyond(2.0, 0.5, 1.0) == pytest.approx(
+        stats.norm.cdf(-2.5) + stats.norm.sf(1.5))
+
+
+# ============================================================================ bad inputs
+def test_bad_inputs_give_clear_errors():
+    with pytest.raises(ValueError, match="estimator must be one of unbiased, biased"):
+        gaussian.ExactGaussian("mle")
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        theory.expected_variance([10], "ddof=1")
+    with pytest.raises(ValueError, match="sample sizes M_i must be >= 2"):
+        theory.alpha([10, 1])
+    with pytest.raises(ValueError, match="sample size M must be an integer >= 2"):
+        gaussian.ExactGaussian().generate(gaussian.GaussianFit(np.zeros(2), np.ones(2)), 1,
+                                          np.random.default_rng(0))
+    with pytest.raises(ValueError, match="sample size M must be an integer >= 2"):
+        gaussian.NaiveGaussian().generate(gaussian.GaussianFit(np.zeros(2), np.ones(2)), 1,
+                                          np.random.default_rng(0))
+    with pytest.raises(ValueError, match="number of points per seed must be an integer >= 2"):
+        gaussian.GaussianStats.from_samples(np.zeros((3, 1)))
+    with pytest.raises(ValueError, match="fits GaussianStats"):
+        gaussian.ExactGaussian().fit(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="dof must be > 2"):
+        theory.student_t_start(2.0)
+    with pytest.raises(ValueError, match="separation must be in"):
+        theory.bimodal_start(1.2)
+    with pytest.raises(ValueError, match="constant M"):
+        theory.variance_quantiles([0.5], [10, 20], [3], "unbiased")
+
+
+def test_mc_breakdown_generation():
+    generations = np.arange(6)
+    std = np.sqrt(np.array([[1.0, 1.0], [1.0, 1.0], [0.1, 0.1], [1.0, 1.0], [0.1, 0.1],
+                            [0.1, 0.1]]))
+    run = gaussian.Trajectories("t", generations, np.zeros_like(std), std, np.full(6, 10),
+                                "unbiased", "exact", 0.0)
+    assert gaussian.mc_breakdown_generation(run, fraction=0.5, for_good=False) == 2
+    assert gaussian.mc_breakdown_generation(run, fraction=0.5, for_good=True) == 4
+    assert gaussian.mc_breakdown_generation(run, fraction=0.05) is None
