@@ -226,7 +226,7 @@ def claims_html(claims: list[dict], chapter_column: bool = False) -> str:
                   verdict_badge(claim["verdict"])]
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     header = "<tr>" + "".join(f"<th>{cell}</th>" for cell in head) + "</tr>"
-    return (f'<table class="claim-check"><thead>{header}</thead>'
+    return (f'<table class="claim-check" style="font-size:0.85em"><thead>{header}</thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
 
 

@@ -282,12 +282,17 @@ def format_cell_error(chapter: Chapter, error) -> str:
 
 
 def tidy_executed_notebook(notebook) -> None:
-    """Collapse the parameter cells in the HTML and drop papermill's run metadata."""
+    """Collapse the parameter cells in the HTML, give claim tables the page's full width, and
+    drop papermill's run metadata."""
     for cell in notebook.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "parameters" in tags or "injected-parameters" in tags:
             if "hide-cell" not in tags:
                 cell.metadata["tags"] = [*tags, "hide-cell"]
+        if any('class="claim-check"' in str(output.get("data", {}).get("text/html", ""))
+               for output in cell.get("outputs", [])) and "full-width" not in tags:
+            cell.setdefault("metadata", {})["tags"] = [*cell.metadata.get("tags", []),
+                                                       "full-width"]  # wide claim tables
         cell.get("metadata", {}).pop("papermill", None)
         cell.get("metadata", {}).pop("execution", None)
     notebook.metadata.pop("papermill", None)
