@@ -29,7 +29,7 @@ def make_mini_project(root: Path, chapters: dict[str, str]) -> Path:
     shutil.copy(PROJECT_ROOT / "_config.yml", root / "_config.yml")
     for page in ("claims.md", "bibliography.md", "references.bib"):
         shutil.copy(PROJECT_ROOT / "book" / page, root / "book" / page)
-    shutil.copytree(PROJECT_ROOT / "book" / "images", root / "book" / "images")
+    shutil.copytree(PROJECT_ROOT / "book" / "extra", root / "book" / "extra")
     (root / "book" / "intro.md").write_text("# A test book\n\nSee {cite}`shumailov2024curse`.\n")
     for name, text in chapters.items():
         (root / "book" / f"{name}.md").write_text(text)

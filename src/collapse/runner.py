@@ -403,7 +403,7 @@ def run_chapters(chapters: Sequence[Chapter], profile: str, overrides: dict, pat
 
 
 # ----------------------------------------------------------------------------- the HTML
-STATIC_SUFFIXES = {".md", ".bib", ".png", ".svg", ".jpg", ".css", ".txt"}
+STATIC_SUFFIXES = {".md", ".bib", ".png", ".svg", ".jpg", ".ico", ".css", ".txt"}
 
 
 def stage_site(chapters: Iterable[Chapter], paths: BuildPaths,
