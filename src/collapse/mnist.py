@@ -1,0 +1,158 @@
+"""MNIST from IDX files in the data root (the `paper` profile of the VAE chapter).
+
+The four files live in ``<data root>/mnist/`` (``collapse.data.data_root()``), gzipped or not:
+``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
+``t10k-labels-idx1-ubyte``. Nothing here touches the network except :func:`download_mnist`,
+an explicit opt-in for users with a network; it is never called by the chapter or the tests.
+
+IDX format (LeCun et al.): a big-endian header ``0x00 0x00 <type code> <number of dims>``, one
+big-endian uint32 per dimension, then the values in C order, big-endian.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from .data import DataError, data_root, read_checksums, sha256_of
+from .loop import atomic_write_bytes
+
+__all__ = ["read_idx", "write_idx", "mnist_folder", "load_mnist", "download_mnist",
+           "MNIST_FILES", "MNIST_SPLITS"]
+
+# IDX type code -> numpy dtype (big-endian where it matters)
+IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
+             0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+IDX_CODES = {dtype.newbyteorder("=") if dtype.itemsize > 1 else dtype: code
+             for code, dtype in IDX_TYPES.items()}
+
+MNIST_SPLITS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+# md5 of the canonical gzipped files (the values torchvision and others check against)
+MNIST_FILES = {"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+               "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+               "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+               "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}
+MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """The array stored in IDX file ``path`` (``.gz`` read transparently), native byte order.
+
+    Raises ValueError naming the file when the header or the length is not valid IDX.
+    """
+    path = Path(path)
+    with _open(path) as stream:
+        payload = stream.read()
+    if len(payload) < 4:
+        raise ValueError(f"{path}: not an IDX file (only {len(payload)} bytes)")
+    zero, code, n_dims = payload[:2], payload[2], payload[3]
+    if zero != b"\x00\x00" or code not in IDX_TYPES:
+        raise ValueError(f"{path}: not an IDX file (magic bytes {payload[:4].hex()}; expected "
+                         f"0000 + type code in {sorted(hex(c) for c in IDX_TYPES)} + dims)")
+    if n_dims < 1:
+        raise ValueError(f"{path}: IDX header declares {n_dims} dimensions; need >= 1")
+    header = 4 + 4 * n_dims
+    if len(payload) < header:
+        raise ValueError(f"{path}: truncated IDX header")
+    shape = struct.unpack(f">{n_dims}I", payload[4:header])
+    dtype = IDX_TYPES[code]
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(payload) - header != expected:
+        raise ValueError(f"{path}: IDX header says shape {shape} ({expected} bytes of data), "
+                         f"file holds {len(payload) - header}")
+    array = np.frombuffer(payload, dtype=dtype, offset=header).reshape(shape)
+    return array.astype(dtype.newbyteorder("="), copy=True)
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write ``array`` to ``path`` as IDX (gzipped when the name ends in ``.gz``), atomically.
+
+    Supported dtypes: uint8, int8, int16, int32, float32, float64.
+    """
+    array = np.asarray(array)
+    native = array.dtype.newbyteorder("=") if array.dtype.itemsize > 1 else array.dtype
+    if native not in IDX_CODES:
+        raise ValueError(f"dtype {array.dtype} cannot be stored as IDX; allowed: uint8, int8, "
+                         f"int16, int32, float32, float64")
+    if array.ndim < 1 or array.ndim > 255:
+        raise ValueError(f"array must have 1..255 dimensions, got {array.ndim}")
+    code = IDX_CODES[native]
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload = header + np.ascontiguousarray(array, dtype=IDX_TYPES[code]).tobytes()
+    path = Path(path)
+    if path.suffix == ".gz":
+        payload = gzip.compress(payload, mtime=0)
+    atomic_write_bytes(path, payload)
+    return path
+
+
+def mnist_folder(root: str | os.PathLike | None = None) -> Path:
+    """``<data root>/mnist`` (``root`` overrides the data root)."""
+    return Path(root) / "mnist" if root is not None else data_root() / "mnist"
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for name in (stem, stem + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    raise DataError(
+        f"MNIST file {stem} (or {stem}.gz) is missing from {folder}. Put the four MNIST IDX "
+        f"files there (gzipped or not), point COLLAPSE_DATA_DIR at a folder holding mnist/, or, "
+        f"on a machine with a network, call collapse.mnist.download_mnist() once.")
+
+
+def load_mnist(split: str = "train", root: str | os.PathLike | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST ``split`` ('train' or 'test'): images (N, H, W) uint8 and labels (N,) uint8.
+
+    When the folder holds a ``SHA256SUMS`` file (written by :func:`download_mnist`), each file
+    is checked against it; a mismatch raises :class:`DataError`.
+    """
+    if split not in MNIST_SPLITS:
+        raise ValueError(f"unknown MNIST split {split!r}; allowed: {', '.join(MNIST_SPLITS)}")
+    folder = mnist_folder(root)
+    paths = [_find(folder, stem) for stem in MNIST_SPLITS[split]]
+    if (folder / "SHA256SUMS").is_file():
+        expected = read_checksums(folder)
+        for path in paths:
+            if path.name in expected and sha256_of(path) != expected[path.name]:
+                raise DataError(f"{path} does not match its sha256 in {folder / 'SHA256SUMS'}; "
+                                f"replace it with the original file")
+    images, labels = (read_idx(path) for path in paths)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise DataError(f"{paths[0]}: expected uint8 images of shape (N, H, W), got "
+                        f"{images.dtype} {images.shape}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise DataError(f"{paths[1]}: expected {len(images)} labels, got shape {labels.shape}")
+    return images, labels
+
+
+def download_mnist(root: str | os.PathLike | None = None, mirror: str = MNIST_MIRROR) -> Path:
+    """Download the four gzipped MNIST files into ``<data root>/mnist``, check their md5
+    against the canonical values, and write a ``SHA256SUMS`` beside them. Needs a network;
+    an explicit opt-in, never called by the book or the tests. Returns the folder."""
+    folder = mnist_folder(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for name, md5 in MNIST_FILES.items():
+        target = folder / name
+        if not target.is_file() or hashlib.md5(target.read_bytes()).hexdigest() != md5:
+            with urllib.request.urlopen(mirror + name, timeout=60) as response:
+                payload = response.read()
+            if hashlib.md5(payload).hexdigest() != md5:
+                raise DataError(f"{mirror + name}: md5 {hashlib.md5(payload).hexdigest()} is "
+                                f"not the canonical {md5}; try another mirror")
+            atomic_write_bytes(target, payload)
+        lines.append(f"{sha256_of(target)}  {name}\n")
+    atomic_write_bytes(folder / "SHA256SUMS", "".join(lines).encode())
+    return folder

@@ -1,0 +1,339 @@
+"""Tests of the VAE chapter's package code (collapse.vae, collapse.mnist).
+
+Models here are tiny (capacity 2-4, one epoch) so the file runs in seconds; the statistical
+test (pool proportions) states its tolerance in standard errors.
+"""
+from __future__ import annotations
+
+import gzip
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+
+from collapse import loop, mnist, profiles, vae
+from collapse.data import DataError
+
+
+def tiny_settings(**changes):
+    """The smoke profile shrunk further: one-epoch, capacity-2 VAEs on the digits."""
+    settings = profiles.settings("vae", "smoke")
+    settings.update(dict(n_seeds=1, n_generations=1, capacity=2, latent_dim=3, epochs=1,
+                         batch_size=256, n_eval_samples=40, n_grid_images=2, n_jobs=1,
+                         device="cpu"))
+    settings.update(changes)
+    return settings
+
+
+def tiny_images(n=40, side=8, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, side, side, generator=generator)
+
+
+# --------------------------------------------------------------------------- the loss
+def test_vae_loss_matches_hand_computation():
+    rng = np.random.default_rng(1)
+    images = rng.random((3, 1, 4, 4))
+    reconstruction = rng.uniform(0.05, 0.95, size=(3, 1, 4, 4))
+    mean, log_variance = rng.normal(size=(3, 2)), rng.normal(scale=0.5, size=(3, 2))
+    # negative ELBO by hand: Bernoulli cross-entropy + closed-form Gaussian KL to N(0, I)
+    cross_entropy = -np.sum(images * np.log(reconstruction)
+                            + (1 - images) * np.log(1 - reconstruction))
+    kl = np.sum(0.5 * (np.exp(log_variance) + mean**2 - 1 - log_variance))
+    tensors = [torch.tensor(a) for a in (reconstruction, images, mean, log_variance)]
+    assert vae.vae_loss(*tensors).item() == pytest.approx(cross_entropy + kl, rel=1e-12)
+    assert vae.vae_loss(*tensors, kl_weight=0.25).item() == pytest.approx(
+        cross_entropy + 0.25 * kl, rel=1e-12)
+
+
+def test_kl_is_zero_at_the_prior_and_positive_elsewhere():
+    images = torch.full((2, 1, 4, 4), 0.5, dtype=torch.float64)
+    reconstruction = images.clone()
+    zeros = torch.zeros(2, 3, dtype=torch.float64)
+    at_prior = vae.vae_loss(reconstruction, images, zeros, zeros).item()
+    assert at_prior == pytest.approx(2 * 16 * math.log(2), rel=1e-12)  # BCE(0.5, 0.5) = ln 2
+    assert vae.vae_loss(reconstruction, images, zeros + 0.3, zeros).item() > at_prior
+
+
+def test_authors_architecture_has_647k_parameters_and_valid_outputs():
+    model = vae.ConvVAE(image_size=28, capacity=64, latent_dim=20)
+    assert sum(p.numel() for p in model.parameters()) == 647_081  # the paper's "647k"
+    small = vae.build_vae(8, 4, 5, seed=3)
+    images = tiny_images(6)
+    reconstruction, mean, log_variance = small(images, torch.zeros(6, 5))
+    assert reconstruction.shape == images.shape and mean.shape == (6, 5)
+    assert log_variance.shape == (6, 5)
+    assert ((reconstruction > 0) & (reconstruction < 1)).all()
+
+
+def test_build_vae_is_seeded_and_leaves_global_state_alone():
+    state = torch.random.get_rng_state()
+    first, again, other = (vae.build_vae(8, 2, 3, seed) for seed in (5, 5, 6))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert all(torch.equal(a, b) for a, b in zip(first.parameters(), again.parameters()))
+    assert not torch.equal(first.to_mean.weight, other.to_mean.weight)
+
+
+# --------------------------------------------------------------------------- samplers
+def test_real_images_epoch_sees_every_image_once():
+    images = torch.arange(10, dtype=torch.float32).view(10, 1, 1, 1).expand(10, 1, 4, 4) / 10
+    batches = vae.RealImages(images).epoch([4, 4, 2], torch.Generator().manual_seed(0))
+    assert [len(batch) for batch in batches] == [4, 4, 2]
+    seen = torch.cat(batches)[:, 0, 0, 0] * 10
+    assert sorted(seen.round().int().tolist()) == list(range(10))
+
+
+def test_pool_draws_parts_in_proportion_to_their_sizes():
+    zeros = vae.RealImages(torch.zeros(30, 1, 4, 4))
+    ones = vae.RealImages(torch.ones(70, 1, 4, 4))
+    pool = vae.SamplerData().concat([zeros, ones])
+    assert pool.size == 100
+    n = 20_000
+    share = pool.draw(n, torch.Generator().manual_seed(2))[:, 0, 0, 0].mean().item()
+    standard_error = math.sqrt(0.7 * 0.3 / n)  # binomial share
+    assert abs(share - 0.7) < 5 * standard_error
+    nested = vae.SamplerData().concat([pool, zeros])  # pools flatten, sizes add up
+    assert len(nested.parts) == 3 and nested.size == 130
+
+
+def test_take_gives_real_subsets_and_materialises_decoder_samples():
+    rng = np.random.default_rng(0)
+    images = torch.arange(20, dtype=torch.float32).view(20, 1, 1, 1).expand(20, 1, 4, 4) / 20
+    taken = vae.SamplerData().take(vae.RealImages(images), 7, rng)
+    values = (taken.images[:, 0, 0, 0] * 20).round().int().tolist()
+    assert isinstance(taken, vae.RealImages) and len(set(values)) == 7
+    decoder = vae.DecoderSampler(vae.build_vae(4, 2, 2, seed=0), size=15)
+    fixed = vae.SamplerData().take(decoder, 5, rng)
+    assert isinstance(fixed, vae.RealImages) and fixed.size == 5
+    with pytest.raises(ValueError, match="cannot take 16"):
+        vae.SamplerData().take(decoder, 16, rng)
+
+
+# --------------------------------------------------------------------------- the loop
+def test_one_generation_step_trains_only_on_decoder_samples():
+    images = tiny_images(40)
+    family = vae.VAEFamily(image_size=8, images_per_epoch=40, capacity=2, latent_dim=2,
+                           epochs=1, batch_size=16)
+    seen = []
+    fit = family.fit
+    family.fit = lambda data, rng: (seen.append(data), fit(data, rng))[1]
+    history = loop.run_generations(family, vae.RealImages(images), loop.Replace(), 1,
+                                   np.random.default_rng(0),
+                                   {"loss": lambda model, data, g: family.loss_history[-1][-1]})
+    assert isinstance(seen[0], vae.RealImages)
+    assert isinstance(seen[1], vae.DecoderSampler) and seen[1].size == 40
+    assert history["loss"].shape == (2,) and np.all(np.isfinite(history["loss"]))
+    assert family.batch_sizes == [16, 16, 8]  # as many batches as a real epoch
+
+
+@pytest.mark.parametrize("policy, expected_sizes", [
+    ("mix_real(0.1)", [40, 40, 40]), ("accumulate", [40, 80, 120])])
+def test_policies_build_pools_of_real_and_generated_images(policy, expected_sizes):
+    images = tiny_images(40)
+    family = vae.VAEFamily(image_size=8, images_per_epoch=40, capacity=2, latent_dim=2,
+                           epochs=1, batch_size=40)
+    seen = []
+    fit = family.fit
+    family.fit = lambda data, rng: (seen.append(data), fit(data, rng))[1]
+    history = loop.run_generations(family, vae.RealImages(images),
+                                   loop.policy_from_name(policy), 2, np.random.default_rng(0),
+                                   {"size": lambda model, data, g: data.size})
+    assert history.sizes.tolist() == expected_sizes
+    parts = seen[2].parts
+    if policy.startswith("mix_real"):  # 4 fresh real images + 36 from generation 1
+        assert [type(p).__name__ for p in parts] == ["RealImages", "DecoderSampler"]
+        assert [p.size for p in parts] == [4, 36]
+    else:  # real + generations 0 and 1
+        assert [type(p).__name__ for p in parts] == ["RealImages", "DecoderSampler",
+                                                     "DecoderSampler"]
+
+
+def test_same_seed_gives_identical_metrics_and_another_seed_does_not():
+    settings = tiny_settings()
+    first = vae.run_policy(settings, "replace", 0)
+    again = vae.run_policy(settings, "replace", 0)
+    other = vae.run_policy(settings, "replace", 1)
+    for name, values in first.metrics.items():
+        assert np.array_equal(values, again.metrics[name]), name
+    assert not np.array_equal(first.metrics["latent_spread"], other.metrics["latent_spread"])
+    assert first.metrics["grid"].shape == (2, 2, 8, 8)
+    assert first.metrics["class_shares"].shape == (2, 10)
+    np.testing.assert_allclose(first.metrics["class_shares"].sum(axis=1), 1.0)
+    np.testing.assert_allclose(first.metrics["class_entropy"],
+                               scipy.stats.entropy(first.metrics["class_shares"], axis=1))
+
+
+@pytest.mark.slow
+def test_parallel_run_equals_serial_run():
+    settings = tiny_settings(n_seeds=2)
+    serial = vae.run_experiment(settings, ["replace"], n_jobs=1)
+    parallel = vae.run_experiment(settings, ["replace"], n_jobs=2)
+    for a, b in zip(serial["replace"], parallel["replace"]):
+        assert np.array_equal(a.metrics["latent_spread"], b.metrics["latent_spread"])
+        assert np.array_equal(a.metrics["class_shares"], b.metrics["class_shares"])
+
+
+def test_evaluator_needs_generation_zero_or_a_reference():
+    images = tiny_images(30)
+    classifier = type("Constant", (), {"predict": lambda self, x: np.zeros(len(x), int)})()
+    evaluator = vae.GenerationEvaluator(images, classifier, n_samples=10, seed=0)
+    model = vae.build_vae(8, 2, 2, seed=0)
+    with pytest.raises(ValueError, match="reference"):
+        evaluator.evaluate(model, 3)
+    result = evaluator.evaluate(model, 0)
+    assert evaluator.reference is model
+    assert result["class_entropy"] == 0 and result["rarest_share"] == 0
+    assert result["class_shares"][0] == 1
+
+
+# --------------------------------------------------------------------------- Fréchet
+def test_gaussian_frechet_matches_closed_form_for_diagonal_covariances():
+    mean_a, mean_b = np.array([0.0, 1.0, 2.0]), np.array([1.0, -1.0, 2.0])
+    var_a, var_b = np.array([1.0, 4.0, 0.25]), np.array([9.0, 1.0, 0.25])
+    expected = np.sum((mean_a - mean_b) ** 2) + np.sum((np.sqrt(var_a) - np.sqrt(var_b)) ** 2)
+    assert vae.gaussian_frechet(mean_a, np.diag(var_a), mean_b, np.diag(var_b)) == \
+        pytest.approx(expected, rel=1e-10)
+    points = np.random.default_rng(0).normal(size=(50, 3))
+    assert vae.frechet_distance(points, points) == pytest.approx(0.0, abs=1e-8)
+
+
+# --------------------------------------------------------------------------- MNIST / IDX
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+@pytest.mark.parametrize("array", [
+    np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4),
+    np.array([-5, 0, 7, 2**30], dtype=np.int32),
+    np.linspace(-1, 1, 6, dtype=np.float32).reshape(3, 2)])
+def test_idx_round_trip(tmp_path, array, suffix):
+    path = mnist.write_idx(tmp_path / f"file-idx{suffix}", array)
+    back = mnist.read_idx(path)
+    assert back.dtype == array.dtype and np.array_equal(back, array)
+
+
+def test_idx_header_is_the_documented_format(tmp_path):
+    path = mnist.write_idx(tmp_path / "labels", np.array([3, 1, 4], dtype=np.uint8))
+    assert path.read_bytes() == bytes([0, 0, 0x08, 1, 0, 0, 0, 3, 3, 1, 4])
+
+
+def write_tiny_mnist(root, n=60, gz=True, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    labels = (np.arange(n) % 10).astype(np.uint8)
+    suffix = ".gz" if gz else ""
+    mnist.write_idx(root / "mnist" / f"train-images-idx3-ubyte{suffix}", images)
+    mnist.write_idx(root / "mnist" / f"train-labels-idx1-ubyte{suffix}", labels)
+    return images, labels
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_mnist_loader_round_trip(tmp_path, monkeypatch, gz):
+    images, labels = write_tiny_mnist(tmp_path, gz=gz)
+    loaded_images, loaded_labels = mnist.load_mnist("train", root=tmp_path)
+    assert np.array_equal(loaded_images, images) and np.array_equal(loaded_labels, labels)
+    monkeypatch.setenv("COLLAPSE_DATA_DIR", str(tmp_path))
+    tensors, tensor_labels = vae.load_images("mnist")
+    assert tensors.shape == (60, 1, 28, 28) and tensors.dtype == torch.float32
+    assert torch.equal(tensors[:, 0], torch.tensor(images, dtype=torch.float32) / 255)
+    assert np.array_equal(tensor_labels, labels)
+
+
+def test_mnist_checksums_are_enforced_and_missing_files_explained(tmp_path):
+    write_tiny_mnist(tmp_path)
+    folder = tmp_path / "mnist"
+    (folder / "SHA256SUMS").write_text(f"{'0' * 64}  train-images-idx3-ubyte.gz\n")
+    with pytest.raises(DataError, match="sha256"):
+        mnist.load_mnist("train", root=tmp_path)
+    with pytest.raises(DataError, match="download_mnist"):
+        mnist.load_mnist("test", root=tmp_path)
+
+
+def test_paper_profile_code_path_on_tiny_mnist(tmp_path, monkeypatch):
+    """The `paper` settings (MNIST, the authors' conv net) run end to end on tiny IDX files
+    this test writes, shrunk in size only (capacity, epochs, generations)."""
+    write_tiny_mnist(tmp_path, n=60)
+    monkeypatch.setenv("COLLAPSE_DATA_DIR", str(tmp_path))
+    settings = profiles.settings("vae", "paper")
+    settings.update(capacity=2, epochs=1, n_generations=1, n_eval_samples=20,
+                    n_grid_images=2, device="cpu")
+    result = vae.run_policy(settings, "mix_real(0.1)", 0)
+    assert result.metrics["grid"].shape == (2, 2, 28, 28)
+    assert np.all(np.isfinite(result.metrics["frechet"]))
+
+
+# --------------------------------------------------------------------------- bad inputs
+def test_bad_idx_files_raise(tmp_path):
+    bad_magic = tmp_path / "bad"
+    bad_magic.write_bytes(b"\x01\x02\x08\x01\x00\x00\x00\x01\x05")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        mnist.read_idx(bad_magic)
+    truncated = tmp_path / "short.gz"
+    truncated.write_bytes(gzip.compress(bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2])))
+    with pytest.raises(ValueError, match="holds 2"):
+        mnist.read_idx(truncated)
+    with pytest.raises(ValueError, match="cannot be stored as IDX"):
+        mnist.write_idx(tmp_path / "x", np.zeros(3, dtype=np.int64))
+    with pytest.raises(ValueError, match="unknown MNIST split 'valid'"):
+        mnist.load_mnist("valid", root=tmp_path)
+
+
+@pytest.mark.parametrize("images, match", [
+    (torch.rand(3, 1, 8, 8) * 2, r"values in \[0, 1\]"),
+    (torch.rand(3, 8, 8), "shape"),
+    (torch.rand(3, 1, 10, 10), "divisible by 4"),
+    (torch.full((3, 1, 8, 8), float("nan")), "finite"),
+    (np.zeros((3, 1, 8, 8)), "torch.Tensor"),
+])
+def test_bad_images_raise(images, match):
+    with pytest.raises(ValueError, match=match):
+        vae.RealImages(images)
+
+
+def test_bad_settings_raise():
+    with pytest.raises(ValueError, match="unknown dataset 'cifar'; allowed: digits, mnist"):
+        vae.load_images("cifar")
+    with pytest.raises(ValueError, match="image_size must be divisible by 4"):
+        vae.ConvVAE(image_size=10)
+    with pytest.raises(ValueError, match="capacity"):
+        vae.ConvVAE(image_size=8, capacity=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        vae.batch_sizes_for_epoch(100, 0)
+    with pytest.raises(ValueError, match="epochs"):
+        vae.VAEFamily(image_size=8, images_per_epoch=10, epochs=0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        vae.VAEFamily(image_size=8, images_per_epoch=10, learning_rate=-1.0)
+    with pytest.raises(ValueError, match="unknown device"):
+        vae.resolve_device("tpu")
+    with pytest.raises(ValueError, match="unknown policy 'keep'"):
+        vae.run_experiment(tiny_settings(), ["replace", "keep"])
+    with pytest.raises(ValueError, match="n_samples"):
+        vae.GenerationEvaluator(tiny_images(4), None, n_samples=1, seed=0)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        vae.frechet_distance(np.zeros((1, 2)), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="data must be an ImageSampler"):
+        vae.VAEFamily(image_size=8, images_per_epoch=10).fit(tiny_images(4),
+                                                             np.random.default_rng(0))
+    with pytest.raises(ValueError, match="unknown profile"):
+        profiles.settings("vae", "huge")
+
+
+def test_profiles_share_keys_and_paper_uses_the_authors_setup():
+    keys = {name: set(profiles.PROFILES["vae"][name]) for name in profiles.PROFILE_NAMES}
+    assert keys["smoke"] == keys["book"] == keys["paper"]
+    paper = profiles.settings("vae", "paper")
+    assert (paper.dataset, paper.capacity, paper.latent_dim, paper.epochs, paper.batch_size,
+            paper.learning_rate, paper.weight_decay, paper.kl_weight) == \
+        ("mnist", 64, 20, 30, 256, 1e-3, 1e-5, 1.0)
+    book = profiles.settings("vae", "book")
+    assert book.n_generations >= 20 and book.n_seeds >= 3
+    assert set(book.policies) == {"replace", "mix_real(0.1)", "accumulate"}
+
+
+def test_claim_criteria_helpers():
+    assert vae._spread_claim(np.array([0.40, 0.45, 0.30]))
+    assert not vae._spread_claim(np.array([0.90, 0.85, 0.95]))   # far beyond the paper's drop
+    assert not vae._spread_claim(np.array([0.40, -0.05, 0.30]))  # one seed grows
+    assert vae._first_halving(np.array([0.10, 0.08, 0.04, 0.0])) == 2
+    assert vae._first_halving(np.array([0.10, 0.09, 0.08])) is None
+    assert vae._first_halving(np.array([0.0, 0.0])) is None
+    assert vae.effective_classes(np.log(np.array([10.0, 1.0]))).tolist() == pytest.approx([10, 1])
