@@ -313,6 +313,73 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "n_jobs": 1, "backend": "loky", "threads_per_job": 4,
         },
     },
+    # ------------------------------------------------------------------ error_sources
+    # Exact-distribution runs (infinite data) are deterministic; seeds matter only for the
+    # finite-M runs. kde_bandwidths must contain 1/sqrt(kde_sample_size) (h² = σ²/M).
+    "error_sources": {
+        "smoke": {
+            "seed": 20240725, "n_seeds": 200, "small_sample_size": 100,
+            "large_sample_size": 1_000_000, "n_generations": 1000,
+            "expressivity_generations": 50, "kde_sample_size": 100,
+            "kde_bandwidths": [0.05, 0.1, 0.2], "kde_seeds": 200, "kde_generations": 600,
+            "exact_kde_bandwidth": 0.1, "exact_kde_generations": 1000,
+            "mix_fractions": [0.1, 0.5], "em_iterations": [0, 1, 2, 5], "em_generations": 100,
+        },
+        "book": {
+            "seed": 20240725, "n_seeds": 1000, "small_sample_size": 100,
+            "large_sample_size": 1_000_000, "n_generations": 1000,
+            "expressivity_generations": 1000, "kde_sample_size": 100,
+            "kde_bandwidths": [0.05, 0.1, 0.2], "kde_seeds": 1000, "kde_generations": 1000,
+            "exact_kde_bandwidth": 0.1, "exact_kde_generations": 1000,
+            "mix_fractions": [0.1, 0.5], "em_iterations": [0, 1, 2, 5], "em_generations": 1000,
+        },
+        "paper": {
+            "seed": 20240725, "n_seeds": 10000, "small_sample_size": 100,
+            "large_sample_size": 1_000_000, "n_generations": 5000,
+            "expressivity_generations": 5000, "kde_sample_size": 100,
+            "kde_bandwidths": [0.05, 0.1, 0.2], "kde_seeds": 5000, "kde_generations": 2000,
+            "exact_kde_bandwidth": 0.1, "exact_kde_generations": 5000,
+            "mix_fractions": [0.1, 0.5], "em_iterations": [0, 1, 2, 5], "em_generations": 5000,
+        },
+    },
+    # ------------------------------------------------------------------ escaping
+    # One comparison of data policies across families. vae_overrides are applied on top of the
+    # vae chapter's settings of the same profile (same model and training budget; paper: MNIST,
+    # not executed here).
+    "escaping": {
+        "smoke": {
+            "seed": 20240726, "tolerance": 0.1, "n_generations": 20,
+            "fractions": [0.01, 0.1, 0.5, 1.0], "headline_fractions": [0, 0.01, 0.1, 0.5],
+            "gaussian_sample_size": 100, "gaussian_seeds": 200,
+            "discrete_states": 100, "discrete_sample_size": 500, "discrete_chains": 50,
+            "gmm_points": 200, "gmm_seeds": 4, "gmm_pool_seeds": 2, "gmm_pool_generations": 8,
+            "vae_generations": 1, "vae_seeds": 1, "vae_fractions": [0.1], "vae_jobs": 1,
+            "vae_overrides": {"n_eval_samples": 200, "n_grid_images": 2},
+        },
+        "book": {
+            "seed": 20240726, "tolerance": 0.1, "n_generations": 100,
+            "fractions": [0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.95, 1.0],
+            "headline_fractions": [0, 0.01, 0.1, 0.5],
+            "gaussian_sample_size": 100, "gaussian_seeds": 1000,
+            "discrete_states": 100, "discrete_sample_size": 500, "discrete_chains": 100,
+            "gmm_points": 1000, "gmm_seeds": 16, "gmm_pool_seeds": 6, "gmm_pool_generations": 40,
+            "vae_generations": 20, "vae_seeds": 1, "vae_fractions": [0.1, 0.5],
+            "vae_jobs": 2,
+            "vae_overrides": {"n_eval_samples": 500, "n_grid_images": 2},
+        },
+        "paper": {
+            "seed": 20240726, "tolerance": 0.1, "n_generations": 100,
+            "fractions": [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95,
+                          0.98, 1.0],
+            "headline_fractions": [0, 0.01, 0.1, 0.5],
+            "gaussian_sample_size": 100, "gaussian_seeds": 10000,
+            "discrete_states": 100, "discrete_sample_size": 500, "discrete_chains": 1000,
+            "gmm_points": 1000, "gmm_seeds": 32, "gmm_pool_seeds": 16,
+            "gmm_pool_generations": 100,
+            "vae_generations": 20, "vae_seeds": 3, "vae_fractions": [0.01, 0.1, 0.2, 0.5, 0.9],
+            "vae_jobs": 1, "vae_overrides": {},
+        },
+    },
 }
 
 
