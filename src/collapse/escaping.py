@@ -568,8 +568,7 @@ def declare_claims(record, settings: Mapping[str, Any], families: Sequence[str])
         "every family: under accumulate the error metrics end ≤ 2× generation 0 and the "
         "level metrics ≥ 0.9× generation 0, and accumulate's deviation from generation 0 is "
         "below replace's (partially: for at least half the families)",
-        reproduced_if=lambda v: all(v.values()),
-        partially_if=lambda v: sum(v.values()) >= len(v) / 2)
+        **FAMILY_MAJORITY_VERDICT)
     record.declare_claim(
         "real-data-stabilises", "Enough real data makes iterative retraining stable",
         "Bertrand et al. 2024: stable if the proportion of real data is large enough",
@@ -577,16 +576,14 @@ def declare_claims(record, settings: Mapping[str, Any], families: Sequence[str])
         "fraction grows (Spearman ρ ≤ −0.8 over the grid, replace included) and at f = 0.5 "
         "it is ≤ 1/3 of replace's and changes by ≤ 20% over the second half of the run "
         "(partially: for at least half the families)",
-        reproduced_if=lambda v: all(v.values()),
-        partially_if=lambda v: sum(v.values()) >= len(v) / 2)
+        **FAMILY_MAJORITY_VERDICT)
     record.declare_claim(
         "ten-percent-limits", "Keeping 10% real data leaves only minor degradation",
         "Shumailov et al., language model setting (b): 10% of the original data kept, minor "
         "degradation (here transferred to the other families)",
         "every family: deviation under mix_real(0.1) after N generations ≤ 1/3 of replace's "
         "(partially: for at least half the families)",
-        reproduced_if=lambda v: all(v.values()),
-        partially_if=lambda v: sum(v.values()) >= len(v) / 2)
+        **FAMILY_MAJORITY_VERDICT)
     record.declare_claim(
         "subsample-between", "A fixed-size subsample of the accumulated pool lies between "
         "accumulating and replacing",
@@ -594,14 +591,26 @@ def declare_claims(record, settings: Mapping[str, Any], families: Sequence[str])
         "replace",
         "every family: deviation(accumulate) − 0.05 ≤ deviation(accumulate_subsample) ≤ "
         "deviation(replace) after N generations (partially: for at least half the families)",
-        reproduced_if=lambda v: all(v.values()),
-        partially_if=lambda v: sum(v.values()) >= len(v) / 2)
+        **FAMILY_MAJORITY_VERDICT)
     record.declare_claim(
         "gaussian-mix-theory", "The Gaussian under mix_real follows an exact linear recursion",
         "not in the paper (derived here)",
         "every mix_real(f) of the grid and replace: MC means of |μ_N − μ|² and s²_N within 4 SE "
         "of the exact recursion",
         reproduced_if=lambda v: v <= 4)
+
+
+def _every_family(passed: Mapping[str, bool]) -> bool:
+    return all(passed.values())
+
+
+def _half_of_the_families(passed: Mapping[str, bool]) -> bool:
+    return sum(passed.values()) >= len(passed) / 2
+
+
+# verdict rule of the cross-family claims: reproduced when every family passes, partially
+# reproduced when at least half of them do
+FAMILY_MAJORITY_VERDICT = dict(reproduced_if=_every_family, partially_if=_half_of_the_families)
 
 
 def _spearman(x, y) -> float:
