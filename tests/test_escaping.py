@@ -59,6 +59,9 @@ def test_policy_specs_and_bad_inputs():
         escaping.PolicySpec("mix_real", 1.5)
     with pytest.raises(ValueError, match="sample_size"):
         escaping.make_policy(escaping.PolicySpec("growing"), None)
+    assert escaping.PolicySpec("replace", fixed_sample=True).label == "replace, fixed M₀ images"
+    with pytest.raises(ValueError, match="fixed_sample applies to policy 'replace' only"):
+        escaping.PolicySpec("accumulate", fixed_sample=True)
     with pytest.raises(ValueError, match="unknown family"):
         escaping.check_family("diffusion")
     with pytest.raises(ValueError, match="unknown profile"):
@@ -70,10 +73,12 @@ def _fake(family, ratios, generations=10, seeds=3):
     runs = {}
     for label, ratio in ratios.items():
         name, fraction = (("mix_real", float(label[9:-1])) if label.startswith("mix_real(")
-                          else (label.split(" ")[0], None))
+                          else (label.split(" ")[0].rstrip(","), None))
         values = np.full((generations + 1, seeds), float(ratio))
         values[0] = 1.0
-        runs[label] = escaping.FamilyRun(family, escaping.PolicySpec(name, fraction), values, 0.0)
+        spec = escaping.PolicySpec(name, fraction,
+                                   fixed_sample=label == escaping.FIXED_REPLACE_LABEL)
+        runs[label] = escaping.FamilyRun(family, spec, values, 0.0)
     return escaping.FamilyComparison(family, runs, window=2)
 
 
@@ -98,7 +103,8 @@ def test_claims_are_computed_from_the_comparisons(tmp_path):
                                                   "accumulate": 1.0}),
                    "vae": _fake("vae", {"replace": 1.02, "accumulate": 1.0,
                                         "accumulate_subsample": 1.01, "mix_real(0.1)": 1.0,
-                                        "mix_real(0.5)": 1.0})}
+                                        "mix_real(0.5)": 1.0, "growing M₀(n+1)": 0.7,
+                                        "replace, fixed M₀ images": 0.8})}
     size = settings["gaussian_sample_size"]
     extra = {}
     for label, run in comparisons["gaussian"].runs.items():
@@ -116,6 +122,10 @@ def test_claims_are_computed_from_the_comparisons(tmp_path):
     assert verdicts["replace-degrades"] == "partially reproduced"
     assert verdicts["accumulate-bounded"] == "reproduced"
     assert verdicts["gaussian-mix-theory"] == "reproduced"
+    # growing beats replace in the Gaussian, GMM and discrete, but the VAE's growing run
+    # (0.7) ends further from generation 0 than its fixed-M₀ baseline (0.8)
+    assert verdicts["growing-slows"] == "partially reproduced"
+    assert "vae ×0.7 vs ×0.8" in record.claims["growing-slows"].measured
     assert record.metrics["real_fraction_needed"]["gaussian"]["fraction"] == 1.0
     assert record.save(tmp_path).exists()
 
@@ -146,14 +156,49 @@ def test_related_claims_picks_policy_claims():
         ("gaussian", "accumulate-bounded"), ("vae", "real-data-stops-it")]
 
 
+def _tiny_vae_settings():
+    return {**profiles.settings("vae", "smoke"), "capacity": 2, "epochs": 1,
+            "n_eval_samples": 50, "n_grid_images": 1, "n_generations": 1}
+
+
 @pytest.mark.slow
 def test_vae_comparison_runs_through_the_vae_module():
-    settings = {**profiles.settings("vae", "smoke"), "capacity": 2, "epochs": 1,
-                "n_eval_samples": 50, "n_grid_images": 1, "n_generations": 1}
+    settings = _tiny_vae_settings()
     comparison = escaping.vae_comparison(settings, [0.5], n_seeds=1, n_jobs=1, progress=False)
     assert set(comparison.runs) == {"replace", "accumulate", "accumulate_subsample",
+                                    "growing M₀(n+1)", "replace, fixed M₀ images",
                                     "mix_real(0.5)"}
     values = comparison.runs["replace"].values
     assert values.shape == (2, 1) and np.all(values > 0)
     # every policy shares generation 0 (same seed stream)
     assert np.allclose([run.values[0, 0] for run in comparison.runs.values()], values[0, 0])
+    text = escaping.vae_sample_size_markdown(comparison, settings["epochs"])
+    assert f"×{comparison.ratio('growing M₀(n+1)'):.3g} with a growing set" in text
+
+
+def test_vae_chains_are_reused_only_from_a_results_file_with_the_same_settings():
+    settings = _tiny_vae_settings()
+    spread = np.array([[1.0, 1.1], [0.8, 0.9]])  # (generations, seeds)
+    record = {"settings": dict(settings),
+              "metrics": {"latent_spread_by_seed": {"replace": spread.tolist(),
+                                                    "mix_real(0.1)": spread.tolist()},
+                          "chain_seconds": {"replace": [3.0, 5.0]}}}
+    reused, note = escaping.reusable_vae_chains({"vae": record}, settings)
+    assert set(reused) == {"replace", "mix_real(0.1)"}
+    assert np.array_equal(reused["replace"][0], spread) and reused["replace"][1] == 4.0
+    assert "replace (2 seeds)" in note
+    # a reused chain is not rerun: with every policy of the grid reused, nothing runs
+    keys = [escaping.vae_chain_key(spec) for spec in escaping.policy_specs([0.1])
+            + [escaping.PolicySpec("replace", fixed_sample=True)]]
+    assert keys == ["replace", "accumulate", "accumulate_subsample",
+                    "growing(M₀(n+1)), fixed images", "mix_real(0.1)", "replace, fixed images"]
+    everything = {key: (spread, 1.0) for key in keys}
+    comparison = escaping.vae_comparison(settings, [0.1], 1, 1, reused=everything,
+                                         progress=False)
+    assert all(np.array_equal(run.values, spread) for run in comparison.runs.values())
+    # other chain settings, or no file, or an older file: nothing is reused, and the note says why
+    reused, note = escaping.reusable_vae_chains({"vae": record}, {**settings, "epochs": 3})
+    assert reused == {} and "other settings (epochs)" in note
+    assert escaping.reusable_vae_chains({}, settings)[0] == {}
+    older = {**record, "metrics": {}}
+    assert "older version" in escaping.reusable_vae_chains({"vae": older}, settings)[1]

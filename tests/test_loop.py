@@ -18,7 +18,7 @@ from scipy import stats
 from collapse import gaussian, profiles
 from collapse.loop import (Accumulate, AccumulateSubsample, ArrayData, Growing, MixReal,
                            PickleCheckpointer, POLICY_NAMES, Replace, check_fraction,
-                           check_sample_size, policy_from_name, run_generations)
+                           check_sample_size, linear_growth, policy_from_name, run_generations)
 
 TAG = 1000.0
 
@@ -123,6 +123,16 @@ def test_growing_follows_its_schedule():
     for generation in range(1, 6):
         assert np.all(origin(family.fitted[generation]) == generation - 1)
     assert history.policy == "growing(3(i+1)²)"
+
+
+def test_linear_growth_gives_accumulates_pool_size_and_pickles():
+    policy = linear_growth(4)
+    assert [policy.size_for(n, None, None) for n in (1, 2, 9)] == [8, 12, 40]
+    assert policy.label() == "growing(M₀(n+1))"
+    again = pickle.loads(pickle.dumps(policy))
+    assert again.size_for(3, None, None) == 16
+    with pytest.raises(ValueError, match="M₀ of the growing schedule"):
+        linear_growth(1)
 
 
 def test_policy_from_name_builds_every_policy():

@@ -150,6 +150,40 @@ def test_policies_build_pools_of_real_and_generated_images(policy, expected_size
                                                      "DecoderSampler"]
 
 
+def test_fixed_synthetic_samples_follow_the_growing_schedule():
+    # growing with fixed samples: generation n trains on exactly M₀(n + 1) decoded images,
+    # materialised once (a RealImages set), with the real epoch's batches (a fixed budget)
+    images = tiny_images(20)
+    family = vae.VAEFamily(image_size=8, images_per_epoch=20, capacity=2, latent_dim=2,
+                           epochs=1, batch_size=8, synthetic_samples="fixed")
+    seen = []
+    fit = family.fit
+    family.fit = lambda data, rng: (seen.append(data), fit(data, rng))[1]
+    history = loop.run_generations(family, vae.RealImages(images),
+                                   vae.policy_for("growing", 20), 3, np.random.default_rng(0),
+                                   {"size": lambda model, data, g: data.size})
+    assert history.sizes.tolist() == [20, 40, 60, 80]
+    assert all(type(data) is vae.RealImages for data in seen)
+    assert [data.images.shape[0] for data in seen[1:]] == [40, 60, 80]
+    assert not torch.equal(seen[1].images[:20], seen[1].images[20:])  # distinct draws
+    assert family.batch_sizes == [8, 8, 4]
+    with pytest.raises(ValueError, match="synthetic_samples must be one of fresh, fixed"):
+        vae.VAEFamily(image_size=8, images_per_epoch=10, synthetic_samples="cached")
+
+
+def test_fixed_and_fresh_chains_share_generation_0_and_are_labelled_apart():
+    settings = tiny_settings(n_generations=2)
+    chains = vae.run_experiment(settings, ["replace"], fixed_image_policies=["replace",
+                                                                             "growing"])
+    assert list(chains) == ["replace", "replace, fixed images",
+                            "growing(M₀(n+1)), fixed images"]
+    spreads = [runs[0].metrics["latent_spread"] for runs in chains.values()]
+    assert spreads[0][0] == spreads[1][0] == spreads[2][0]
+    assert not np.array_equal(spreads[0][1:], spreads[1][1:])
+    with pytest.raises(ValueError, match="synthetic_samples"):
+        vae.chain_label("replace", "cached")
+
+
 def test_same_seed_gives_identical_metrics_and_another_seed_does_not():
     settings = tiny_settings()
     first = vae.run_policy(settings, "replace", 0)

@@ -14,8 +14,8 @@ degradation metric normalised to generation 0:
   encoder's latent means of decoded prior samples).
 
 A metric "after N generations" is the median over seeds of its mean over the last
-``window`` generations, divided by the median over seeds at generation 0 (the runs of one
-family share their real data and hence generation 0). The fraction of real data needed is the
+``window`` generations, divided by the median over the same seeds at generation 0 (runs of one
+family with the same seed index share their real data and hence generation 0). The fraction of real data needed is the
 smallest f of the grid from which on every larger f keeps that ratio within ``tolerance`` of 1.
 
 The Gaussian `mix_real` has an exact theory (:func:`gaussian_mix_real_moments`): the real part
@@ -33,13 +33,15 @@ import numpy as np
 from scipy import stats
 
 from . import discrete, gaussian, plotting
-from .loop import (Accumulate, AccumulateSubsample, Growing, MixReal, Policy, Replace,
-                   check_fraction, check_sample_size, run_generations)
+from .loop import (Accumulate, AccumulateSubsample, MixReal, Policy, Replace, check_fraction,
+                   check_sample_size, linear_growth, run_generations)
 
 __all__ = [
     "FAMILIES", "FamilyMetric", "FAMILY_METRICS", "PolicySpec", "policy_specs", "make_policy",
     "FamilyRun", "FamilyComparison", "gaussian_comparison", "discrete_comparison",
-    "gmm_comparison", "vae_comparison", "gaussian_mix_real_moments",
+    "gmm_comparison", "vae_comparison", "reusable_vae_chains", "vae_chain_key",
+    "vae_sample_size_markdown",
+    "VAE_CHAIN_SETTINGS", "FIXED_REPLACE_LABEL", "growing_baseline", "gaussian_mix_real_moments",
     "gaussian_mix_real_threshold", "check_family", "summary_markdown", "setup_markdown",
     "fraction_needed_text", "plot_families", "plot_fraction_curves", "plot_gaussian_theory",
     "related_claims", "declare_claims", "evaluate_claims", "record_metrics",
@@ -79,6 +81,7 @@ class PolicySpec:
 
     name: str
     fraction: float | None = None
+    fixed_sample: bool = False  # VAE only: replace with a fixed set of M₀ decoded images
 
     def __post_init__(self):
         allowed = ("replace", "accumulate", "accumulate_subsample", "mix_real", "growing")
@@ -86,9 +89,13 @@ class PolicySpec:
             raise ValueError(f"unknown policy {self.name!r}; allowed: {', '.join(allowed)}")
         if self.name == "mix_real":
             object.__setattr__(self, "fraction", check_fraction(self.fraction, "fraction"))
+        if self.fixed_sample and self.name != "replace":
+            raise ValueError(f"fixed_sample applies to policy 'replace' only, got {self.name!r}")
 
     @property
     def label(self) -> str:
+        if self.fixed_sample:
+            return FIXED_REPLACE_LABEL
         if self.name == "mix_real":
             return f"mix_real({self.fraction:g})"
         if self.name == "growing":
@@ -97,8 +104,18 @@ class PolicySpec:
 
     @property
     def loop_name(self) -> str:
-        """The name :func:`collapse.loop.policy_from_name` accepts (not for growing)."""
-        return self.label if self.name != "growing" else "growing"
+        """The name :func:`collapse.loop.policy_from_name` accepts (growing: the name only;
+        its schedule is given separately)."""
+        return self.label if self.name == "mix_real" else self.name
+
+
+FIXED_REPLACE_LABEL = "replace, fixed M₀ images"
+
+
+def growing_baseline(comparison: "FamilyComparison") -> str:
+    """The run `growing` is compared with: replace with the same M₀ (for the VAE, whose
+    replace draws fresh decoder samples for every batch, the fixed-sample replace)."""
+    return FIXED_REPLACE_LABEL if FIXED_REPLACE_LABEL in comparison.runs else "replace"
 
 
 def policy_specs(fractions: Sequence[float], growing: bool = True) -> list[PolicySpec]:
@@ -121,8 +138,7 @@ def make_policy(spec: PolicySpec, sample_size: int | None = None) -> Policy:
         return AccumulateSubsample(sample_size)
     if spec.name == "mix_real":
         return MixReal(spec.fraction, sample_size)
-    base = check_sample_size(sample_size, "sample_size (M₀ of the growing schedule)")
-    return Growing(lambda generation: base * (generation + 1), "M₀(n+1)")
+    return linear_growth(sample_size)
 
 
 # =============================================================================== results
@@ -158,26 +174,27 @@ class FamilyComparison:
     def metric(self) -> FamilyMetric:
         return FAMILY_METRICS[self.family]
 
-    @property
-    def reference(self) -> float:
-        """Median over seeds of generation 0's metric (of the replace run)."""
-        return float(np.median(self.runs["replace"].values[0]))
+    def reference(self, label: str = "replace") -> float:
+        """Median over the run's seeds of its generation-0 metric. Runs of one family with
+        the same seed index share generation 0, so this is the family's reference taken over
+        the seeds the run has (the GMM's pooled runs and the VAE's runs have fewer)."""
+        return float(np.median(self.runs[label].values[0]))
 
     @property
     def n_generations(self) -> int:
         return self.runs["replace"].n_generations
 
     def normalised(self, label: str) -> np.ndarray:
-        """(N+1, S) metric / generation-0 reference."""
-        return self.runs[label].values / self.reference
+        """(N+1, S) metric / the run's generation-0 reference."""
+        return self.runs[label].values / self.reference(label)
 
     def ratio(self, label: str, generation: int | None = None) -> float:
         """Median over seeds of the metric averaged over the ``window`` generations ending at
-        ``generation`` (default: the last), over the generation-0 reference."""
+        ``generation`` (default: the last), over the run's generation-0 reference."""
         values = self.runs[label].values
         end = values.shape[0] - 1 if generation is None else int(generation)
         start = max(end - self.window + 1, 0)
-        return float(np.median(values[start:end + 1].mean(axis=0)) / self.reference)
+        return float(np.median(values[start:end + 1].mean(axis=0)) / self.reference(label))
 
     def deviation(self, label: str, generation: int | None = None) -> float:
         """|ratio − 1|: how far the policy has moved the metric from generation 0."""
@@ -208,6 +225,10 @@ def _finish(family: str, runs: Mapping[PolicySpec, tuple[np.ndarray, float]], wi
             notes: str = "") -> FamilyComparison:
     return FamilyComparison(family, {spec.label: FamilyRun(family, spec, values, seconds)
                                      for spec, (values, seconds) in runs.items()}, window, notes)
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch{'' if count == 1 else 's'}"
 
 
 def _window(n_generations: int) -> int:
@@ -374,25 +395,82 @@ def gmm_comparison(n_points: int, n_seeds: int, n_generations: int, fractions: S
 
 
 # =============================================================================== vae
-def vae_comparison(vae_settings: Mapping[str, Any], fractions: Sequence[float], n_seeds: int,
-                   n_jobs: int, progress: bool = True) -> FamilyComparison:
-    """The VAE (:func:`collapse.vae.run_experiment`) under replace, accumulate,
-    accumulate_subsample and mix_real(f); ``growing`` does not apply (the VAE draws fresh
-    decoder samples for every batch and trains a fixed number of images per generation, so the
-    sample size is not a parameter of its loop). Metric: the paper's latent spread."""
+# VAE settings that decide a chain's numbers; the others (policies, seed counts, processes,
+# grid generations, the loss ablation) only choose which chains a chapter runs
+VAE_CHAIN_SETTINGS = ("seed", "dataset", "n_generations", "capacity", "latent_dim", "epochs",
+                      "batch_size", "learning_rate", "weight_decay", "kl_weight", "device",
+                      "n_eval_samples", "n_grid_images")
+
+
+def vae_chain_key(spec: PolicySpec) -> str:
+    """The key :func:`collapse.vae.run_experiment` files ``spec``'s chains under."""
     from . import vae
-    specs = policy_specs(fractions, growing=False)
-    results = vae.run_experiment(dict(vae_settings), policies=[s.loop_name for s in specs],
-                                 n_seeds=n_seeds, n_jobs=n_jobs, progress=progress)
+    if spec.name == "growing":  # a growing sample size needs fixed samples (collapse.vae)
+        return vae.chain_label(vae.policy_for("growing", 2).label(), "fixed")
+    return vae.chain_label(spec.loop_name, "fixed" if spec.fixed_sample else "fresh")
+
+
+def reusable_vae_chains(loaded: Mapping[str, dict], vae_settings: Mapping[str, Any]
+                        ) -> tuple[dict[str, tuple[np.ndarray, float]], str]:
+    """The VAE chapter's chains in its results file (``loaded["vae"]``), when they were run
+    with the settings of ``vae_settings`` (:data:`VAE_CHAIN_SETTINGS`): chain key ->
+    (latent spread (N+1, seeds), mean wall seconds per chain), and a sentence saying what was
+    reused or why nothing was."""
+    record = loaded.get("vae")
+    if record is None:
+        return {}, "no results file of the VAE chapter in this build: every VAE chain runs here"
+    recorded = record.get("settings", {})
+    differing = [name for name in VAE_CHAIN_SETTINGS
+                 if recorded.get(name) != vae_settings.get(name)]
+    if differing:
+        return {}, ("the VAE chapter's results were run with other settings "
+                    f"({', '.join(differing)}): every VAE chain runs here")
+    spreads = record.get("metrics", {}).get("latent_spread_by_seed")
+    seconds = record.get("metrics", {}).get("chain_seconds", {})
+    if not spreads:
+        return {}, ("the VAE chapter's results file has no per-chain latent spreads (an older "
+                    "version): every VAE chain runs here")
+    reused = {label: (np.asarray(values, dtype=float), float(np.mean(seconds.get(label, [np.nan]))))
+              for label, values in spreads.items()}
+    described = ", ".join(f"{label} ({values.shape[1]} seeds)"
+                          for label, (values, _) in reused.items())
+    return reused, f"reused from the VAE chapter's results file: {described}"
+
+
+def vae_comparison(vae_settings: Mapping[str, Any], fractions: Sequence[float], n_seeds: int,
+                   n_jobs: int, reused: Mapping[str, tuple[np.ndarray, float]] | None = None,
+                   progress: bool = True) -> FamilyComparison:
+    """The VAE (:func:`collapse.vae.run_experiment`) under replace, accumulate,
+    accumulate_subsample, mix_real(f) and growing. Metric: the paper's latent spread.
+
+    The VAE's synthetic data are fresh decoder samples for every batch (the authors' loop),
+    so its sample size only weighs pools; `growing` (M_n = M₀ (n + 1), M₀ = the number of
+    real images) therefore trains on a fixed set of M_n decoded images, and is compared with
+    replace on a fixed set of M₀ decoded images (:data:`FIXED_REPLACE_LABEL`), same training
+    budget. Chains found in ``reused`` (:func:`reusable_vae_chains`) are not rerun; the
+    others run ``n_seeds`` seeds in ``n_jobs`` processes."""
+    from . import vae
+    reused = dict(reused or {})
+    specs = policy_specs(fractions) + [PolicySpec("replace", fixed_sample=True)]
+    missing = [spec for spec in specs if vae_chain_key(spec) not in reused]
+    fresh = [spec.loop_name for spec in missing
+             if spec.name != "growing" and not spec.fixed_sample]
+    fixed = [spec.loop_name for spec in missing if spec.name == "growing" or spec.fixed_sample]
+    results = vae.run_experiment(dict(vae_settings), policies=fresh, n_seeds=n_seeds,
+                                 n_jobs=n_jobs, progress=progress, fixed_image_policies=fixed)
     runs = {}
     for spec in specs:
-        chains = results[spec.loop_name]
-        runs[spec] = (vae.stack_metric(chains, "latent_spread"),
-                      float(np.mean([chain.seconds for chain in chains])))
+        key = vae_chain_key(spec)
+        if key in reused:
+            runs[spec] = reused[key]
+        else:
+            chains = results[key]
+            runs[spec] = (vae.stack_metric(chains, "latent_spread"),
+                          float(np.mean([chain.seconds for chain in chains])))
     return _finish("vae", runs, _window(vae_settings["n_generations"]),
                    f"{'8×8 digits' if vae_settings['dataset'] == 'digits' else 'MNIST'}, "
                    f"capacity {vae_settings['capacity']}, "
-                   f"{vae_settings['epochs']} epochs per generation")
+                   f"{_epochs(vae_settings['epochs'])} per generation")
 
 
 # =============================================================================== summaries
@@ -404,6 +482,8 @@ COLOUR_ORDER = ("replace", "accumulate", "accumulate_subsample", "growing M₀(n
 
 def policy_colour_index(label: str) -> int:
     """The same colour for a policy in every panel (others after the headline ones)."""
+    if label == FIXED_REPLACE_LABEL:
+        label = "replace"  # a variant of replace: its colour, dotted
     return COLOUR_ORDER.index(label) if label in COLOUR_ORDER else len(COLOUR_ORDER)
 
 
@@ -443,6 +523,39 @@ def summary_markdown(comparisons: Mapping[str, FamilyComparison],
     return "\n".join(lines)
 
 
+def vae_sample_size_markdown(comparison: FamilyComparison, epochs: int) -> str:
+    """What the VAE's three sample sizes did (fresh samples, fixed M₀, growing M₀(n+1)),
+    worded from the measured deviations from generation 0."""
+    growing = PolicySpec("growing").label
+    fresh, fixed, grown = (comparison.deviation(label)
+                           for label in ("replace", FIXED_REPLACE_LABEL, growing))
+
+    # the seed-to-seed range of replace's final ratio: how far apart single chains can end
+    window = comparison.normalised("replace")[-comparison.window:].mean(axis=0)
+    noise = float(np.ptp(window))
+    noise_text = (f"differences below {noise:.3f}, the range of replace's final ratio over its "
+                  f"{window.size} seeds, count as equal" if window.size > 1 else
+                  "one seed per policy: the seed-to-seed spread is not measured")
+
+    def compared(a, b):  # how deviation a compares with deviation b
+        if abs(a - b) <= noise:
+            return "about as far from generation 0 as"
+        return "closer to generation 0 than" if a < b else "further from generation 0 than"
+
+    return (
+        f"After {comparison.n_generations} generations the latent spread is "
+        f"×{comparison.ratio('replace'):.3g} of generation 0 with fresh samples, "
+        f"×{comparison.ratio(FIXED_REPLACE_LABEL):.3g} with a fixed set of M₀ images and "
+        f"×{comparison.ratio(growing):.3g} with a growing set: the growing run ends "
+        f"{compared(grown, fixed)} the fixed-M₀ run, and the fixed-M₀ run "
+        f"{compared(fixed, fresh)} fresh sampling ({noise_text}). A generation trains on "
+        f"{epochs}·M₀ images ({_epochs(epochs)} of M₀); from generation {epochs} on the growing "
+        "set is larger than that, part of it is never seen, and growing trains like fresh "
+        "sampling. A larger sample can only remove the part of the drift that comes from the "
+        "finite sample (statistical approximation error), not the part the fitted model adds "
+        "each generation (functional approximation error, {doc}`error_sources`).")
+
+
 def fraction_needed_text(comparison: FamilyComparison, tolerance: float) -> str:
     needed, below = comparison.fraction_needed(tolerance)
     if needed is None:
@@ -457,23 +570,27 @@ def plot_family(ax, comparison: FamilyComparison, fractions: Sequence[float]) ->
     """Normalised metric against generation (median and 10–90% band over seeds) under the
     headline policies."""
     for label in headline_labels(comparison, fractions):
-        index = policy_colour_index(label)
+        fixed = comparison.runs[label].spec.fixed_sample  # dotted, in replace's colour
+        colour = plotting.color(policy_colour_index(label))
         values = comparison.normalised(label)
         generations = np.arange(values.shape[0])
         if values.shape[1] > 1 and label in BANDED_POLICIES:
-            plotting.band(ax, generations, values, label=label, color=plotting.color(index),
-                          alpha=0.15)
+            plotting.band(ax, generations, values, label=label, color=colour, alpha=0.15)
         else:
-            ax.plot(generations, np.median(values, axis=1), label=label,
-                    color=plotting.color(index))
+            ax.plot(generations, np.median(values, axis=1), label=label, color=colour,
+                    linestyle=":" if fixed else "-")
     ax.axhspan(0.9, 1.1, color="#999999", alpha=0.15, linewidth=0)
     metric = comparison.metric
+    seeds = sorted({run.n_seeds for run in comparison.runs.values()})
     ax.set(xlabel="generation n", ylabel=f"{metric.name} / generation 0",
-           title=f"{comparison.family} (seeds: {comparison.runs['replace'].n_seeds})")
+           title=f"{comparison.family} (seeds: {seeds[0]}"
+           + (f"–{seeds[-1]} by policy)" if len(seeds) > 1 else ")"))
     if metric.kind == "error":
         ax.set_yscale("log")
     else:
-        ax.set_ylim(0, 1.25)
+        highest = max(np.median(comparison.normalised(label), axis=1).max()
+                      for label in headline_labels(comparison, fractions))
+        ax.set_ylim(0, max(1.25, 1.05 * highest))
 
 
 def plot_families(axes, comparisons: Mapping[str, FamilyComparison],
@@ -484,7 +601,8 @@ def plot_families(axes, comparisons: Mapping[str, FamilyComparison],
     for ax in axes.ravel():
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
-    handles = dict(sorted(handles.items(), key=lambda item: policy_colour_index(item[0])))
+    handles = dict(sorted(handles.items(), key=lambda item: (policy_colour_index(item[0]),
+                                                             item[0] == FIXED_REPLACE_LABEL)))
     axes.ravel()[0].figure.legend(list(handles.values()), list(handles), loc="outside lower center",
                                   ncol=4, fontsize=8)
     for ax in axes.ravel()[len(comparisons):]:
@@ -593,6 +711,15 @@ def declare_claims(record, settings: Mapping[str, Any], families: Sequence[str])
         "deviation(replace) after N generations (partially: for at least half the families)",
         **FAMILY_MAJORITY_VERDICT)
     record.declare_claim(
+        "growing-slows", "A training set that grows with the generation slows the drift",
+        "Shumailov et al., Gaussian theory: the error after n generations grows with "
+        "Σ 1/M_i, so a growing M_i slows it (and bounds it only if Σ 1/M_i < ∞; M_i ∝ i "
+        "does not)",
+        "every family: after the growing run's N generations, deviation(growing M₀(n+1)) < "
+        "deviation(replace with the same M₀; for the VAE, on a fixed set of M₀ decoded "
+        "images) (partially: for at least half the families)",
+        **FAMILY_MAJORITY_VERDICT)
+    record.declare_claim(
         "gaussian-mix-theory", "The Gaussian under mix_real follows an exact linear recursion",
         "not in the paper (derived here)",
         "every mix_real(f) of the grid and replace: MC means of |μ_N − μ|² and s²_N within 4 SE "
@@ -673,6 +800,21 @@ def evaluate_claims(record, comparisons: Mapping[str, FamilyComparison],
     record.evaluate("subsample-between", passed,
                     "ratio accumulate / accumulate_subsample / replace: " + "; ".join(texts))
 
+    passed, texts = {}, []
+    for family, c in comparisons.items():
+        label = PolicySpec("growing").label
+        if label not in c.runs:
+            passed[family] = False
+            texts.append(f"{family}: no growing run")
+            continue
+        baseline, length = growing_baseline(c), c.runs[label].n_generations
+        grown, fixed = c.deviation(label), c.deviation(baseline, length)
+        passed[family] = bool(grown < fixed)
+        texts.append(f"{family} ×{c.ratio(label):.3g} vs ×{c.ratio(baseline, length):.3g}"
+                     + (f" (N = {length})" if length != c.n_generations else ""))
+    record.evaluate("growing-slows", passed,
+                    "ratio growing / replace with M₀ fixed: " + "; ".join(texts))
+
     gaussian_runs = comparisons["gaussian"]
     size = settings["gaussian_sample_size"]
     worst = 0.0
@@ -713,8 +855,15 @@ def record_metrics(record, comparisons: Mapping[str, FamilyComparison],
                               for family, c in comparisons.items()})
 
 
-def setup_markdown(settings: Mapping[str, Any], vae_settings: Mapping[str, Any]) -> str:
-    """The chapter's scale table (families, data, metric, seeds, generations) from settings."""
+def setup_markdown(settings: Mapping[str, Any], vae_settings: Mapping[str, Any],
+                   vae_reused: Mapping[str, tuple[np.ndarray, float]] | None = None) -> str:
+    """The chapter's scale table (families, data, metric, seeds, generations) from settings;
+    ``vae_reused``: the VAE chains read from the VAE chapter (:func:`reusable_vae_chains`)."""
+    vae_seeds = str(settings["vae_seeds"])
+    if vae_reused:
+        counts = sorted({values.shape[1] for values, _ in vae_reused.values()})
+        vae_seeds += (f" ({'/'.join(map(str, counts))} for {', '.join(vae_reused)}, "
+                      "from the VAE chapter)")
     pools = (f"{settings['gmm_pool_generations']} for accumulate and growing "
              f"({settings['gmm_pool_seeds']} seeds)")
     rows = [
@@ -734,8 +883,8 @@ def setup_markdown(settings: Mapping[str, Any], vae_settings: Mapping[str, Any])
         ("VAE ({doc}`vae`)",
          f"{'8×8 digits' if vae_settings['dataset'] == 'digits' else 'MNIST'}; the VAE "
          f"chapter's convolutional VAE, capacity {vae_settings['capacity']}, "
-         f"{vae_settings['epochs']} epochs per generation",
-         FAMILY_METRICS["vae"].name, settings["vae_seeds"], settings["vae_generations"]),
+         f"{_epochs(vae_settings['epochs'])} per generation",
+         FAMILY_METRICS["vae"].name, vae_seeds, settings["vae_generations"]),
     ]
     lines = ["| family | data, model | metric (÷ generation 0) | seeds | generations |",
              "|---|---|---|---|---|"]

@@ -32,7 +32,7 @@ import numpy as np
 
 __all__ = [
     "DataType", "ArrayData", "Family", "GenerationContext", "Policy", "Replace", "Accumulate",
-    "AccumulateSubsample", "MixReal", "Growing", "policy_from_name", "History",
+    "AccumulateSubsample", "MixReal", "Growing", "linear_growth", "policy_from_name", "History",
     "Checkpointer", "PickleCheckpointer", "run_generations", "check_sample_size",
     "check_fraction", "POLICY_NAMES",
 ]
@@ -237,6 +237,22 @@ class Growing(Policy):
         size = self.size_for(generation, family.data_type, real)
         context = GenerationContext(generation - 1, real, previous)
         return family.generate(model, size, rng, context), pool
+
+
+class _LinearSchedule:
+    """M_n = base · (n + 1) (a class rather than a lambda, so a policy using it pickles)."""
+
+    def __init__(self, base: int):
+        self.base = check_sample_size(base, "sample_size (M₀ of the growing schedule)")
+
+    def __call__(self, generation: int) -> int:
+        return self.base * (generation + 1)
+
+
+def linear_growth(base: int) -> Growing:
+    """`growing` with M_n = M_0 (n + 1), M_0 = ``base``: as many samples at generation n as
+    `accumulate`'s pool holds, all from the latest model."""
+    return Growing(_LinearSchedule(base), "M₀(n+1)")
 
 
 POLICY_NAMES = ("replace", "accumulate", "accumulate_subsample", "mix_real", "growing")

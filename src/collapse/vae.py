@@ -13,6 +13,11 @@ data policies how to size, pool and subsample samplers:
 * ``take(real, n)``: a :class:`RealImages` sampler over ``n`` real images drawn without
   replacement (other samplers are materialised: ``n`` images drawn once and then fixed).
 
+With ``synthetic_samples="fixed"`` (:data:`SYNTHETIC_SAMPLES`) the family departs from the
+authors' loop: each generation's synthetic data is a fixed set of M decoded images, drawn once,
+so that the sample size M is a parameter of the loop as in the other families (the `growing`
+policy, M_n = M_0 (n + 1), needs it; with fresh samples every batch M only weighs pools).
+
 The paper's metric (``latent_spread``): decode prior samples with generation k, encode them with
 the *generation-0* encoder, and take the mean and standard deviation of the latent means over
 all samples and latent dimensions (authors: std 0.68 at the 1st generation trained on generated
@@ -48,10 +53,14 @@ __all__ = [
     "effective_classes", "relative_drop", "median_over_seeds", "seconds_per_generation",
     "real_label_reference", "plot_latent_densities", "sample_mosaic", "plot_sample_grids",
     "plot_policy_bands", "plot_class_shares", "PAPER_SPREAD", "PAPER_DROP", "declare_claims",
-    "evaluate_claims", "record_metrics", "DENSITY_EDGES",
+    "evaluate_claims", "record_metrics", "DENSITY_EDGES", "SYNTHETIC_SAMPLES",
+    "check_synthetic_samples", "policy_for", "chain_label",
 ]
 
 DATASETS = ("digits", "mnist")
+# what a generation's synthetic data is: "fresh" decoder samples for every batch (the authors'
+# loop) or a "fixed" set of M decoded images drawn once (the sample size M then matters)
+SYNTHETIC_SAMPLES = ("fresh", "fixed")
 DENSITY_EDGES = np.linspace(-4, 4, 81)  # bins of the latent-mean densities (paper's view)
 
 
@@ -344,6 +353,10 @@ class VAEFamily:
 
     Every generation trains ``epochs`` epochs of ``images_per_epoch`` images (an epoch of the
     real data, also for the growing `accumulate` pool: a fixed compute budget per generation).
+    ``synthetic_samples`` (:data:`SYNTHETIC_SAMPLES`): "fresh" (the authors' loop) wraps the
+    model as a :class:`DecoderSampler`; "fixed" decodes exactly n images once (n · 4 · H · W
+    bytes: 38 MB for 1,000 MNIST-size images; the growing schedule's last generation holds
+    M_0 (N + 1) of them) and trains on shuffled passes over them.
     The model's initial weights and every batch come from two torch seeds drawn from the
     loop's ``numpy.random.Generator``: the same seed gives the same models and metrics.
     """
@@ -358,9 +371,11 @@ class VAEFamily:
     weight_decay: float = 1e-5
     kl_weight: float = 1.0
     device: str = "cpu"
+    synthetic_samples: str = "fresh"
     data_type: SamplerData = dataclasses.field(default_factory=SamplerData)
 
     def __post_init__(self):
+        check_synthetic_samples(self.synthetic_samples)
         self.batch_sizes = batch_sizes_for_epoch(self.images_per_epoch, self.batch_size)
         check_sample_size(self.epochs, "epochs", minimum=1)
         if not self.learning_rate > 0:
@@ -383,19 +398,32 @@ class VAEFamily:
         return model
 
     def generate(self, model: ConvVAE, n: int, rng: np.random.Generator,
-                 context: GenerationContext) -> DecoderSampler:
-        # The latents are drawn lazily, batch by batch, from the next fit's torch generator.
-        return DecoderSampler(model, n)
+                 context: GenerationContext) -> ImageSampler:
+        sampler = DecoderSampler(model, n)
+        if self.synthetic_samples == "fresh":
+            # The latents are drawn lazily, batch by batch, from the next fit's torch generator.
+            return sampler
+        generator = torch.Generator(device=self.torch_device).manual_seed(
+            int(rng.integers(2**63 - 1)))
+        return RealImages(sampler.draw(sampler.size, generator))
 
 
-def family_from_settings(settings, images: torch.Tensor) -> VAEFamily:
+def check_synthetic_samples(mode: str) -> str:
+    if mode not in SYNTHETIC_SAMPLES:
+        raise ValueError(f"synthetic_samples must be one of {', '.join(SYNTHETIC_SAMPLES)}, "
+                         f"got {mode!r}")
+    return mode
+
+
+def family_from_settings(settings, images: torch.Tensor,
+                         synthetic_samples: str = "fresh") -> VAEFamily:
     """The :class:`VAEFamily` a chapter's settings describe, for real ``images``."""
     return VAEFamily(image_size=int(images.shape[-1]), images_per_epoch=int(images.shape[0]),
                      capacity=settings["capacity"], latent_dim=settings["latent_dim"],
                      epochs=settings["epochs"], batch_size=settings["batch_size"],
                      learning_rate=settings["learning_rate"],
                      weight_decay=settings["weight_decay"], kl_weight=settings["kl_weight"],
-                     device=settings["device"])
+                     device=settings["device"], synthetic_samples=synthetic_samples)
 
 
 # =========================================================================== metrics
@@ -557,15 +585,34 @@ def _seed_sequences(seed: int, n_seeds: int) -> list[np.random.SeedSequence]:
     return np.random.SeedSequence(seed).spawn(n_seeds)
 
 
-def run_policy(settings, policy_name: str, seed_index: int, threads: int = 1) -> RunResult:
+def policy_for(name: str, n_real: int) -> loop.Policy:
+    """The loop policy called ``name`` (:func:`collapse.loop.policy_from_name`; "growing" is
+    M_n = M_0 (n + 1) with M_0 = ``n_real``, the number of real images)."""
+    if name == "growing":
+        return loop.linear_growth(n_real)
+    return loop.policy_from_name(name)
+
+
+def chain_label(policy_label: str, synthetic_samples: str = "fresh") -> str:
+    """The key of a chain's results: the policy's label, marked when its synthetic data are a
+    fixed set of decoded images (``synthetic_samples="fixed"``)."""
+    check_synthetic_samples(synthetic_samples)
+    return policy_label if synthetic_samples == "fresh" else f"{policy_label}, fixed images"
+
+
+def run_policy(settings, policy_name: str, seed_index: int, threads: int = 1,
+               synthetic_samples: str = "fresh") -> RunResult:
     """Run one chain (``policy_name``, seed number ``seed_index``) of the loop from settings.
 
     Seed ``seed_index`` is the same stream for every policy, so all policies share
     generation 0 and differ only by what later generations train on. ``threads``: torch
     intra-op threads while the chain runs (restored afterwards). Float results depend on it,
     so every path uses the same value (1: fastest for these small models on a shared CPU).
+    ``synthetic_samples``: see :class:`VAEFamily`; the result's ``policy`` is
+    :func:`chain_label`.
     """
     seed_index = check_sample_size(seed_index, "seed_index", minimum=0)
+    check_synthetic_samples(synthetic_samples)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(check_sample_size(threads, "threads", minimum=1))
     try:
@@ -578,14 +625,15 @@ def run_policy(settings, policy_name: str, seed_index: int, threads: int = 1) ->
             evaluator = GenerationEvaluator(images, classifier, settings["n_eval_samples"],
                                             seed=int(eval_seed.generate_state(1)[0]),
                                             n_grid=settings["n_grid_images"])
-            family = family_from_settings(settings, images)
-            policy = loop.policy_from_name(policy_name)
+            family = family_from_settings(settings, images, synthetic_samples)
+            policy = policy_for(policy_name, len(images))
             history = loop.run_generations(family, RealImages(images), policy,
                                            settings["n_generations"],
                                            np.random.default_rng(loop_seed), evaluator.metrics())
     finally:
         torch.set_num_threads(previous_threads)
-    return RunResult(policy=policy.label(), seed_index=seed_index, metrics=history.metrics,
+    return RunResult(policy=chain_label(policy.label(), synthetic_samples),
+                     seed_index=seed_index, metrics=history.metrics,
                      final_losses=np.array([losses[-1] for losses in family.loss_history]),
                      seconds=time.perf_counter() - started,
                      n_generations=settings["n_generations"],
@@ -593,13 +641,15 @@ def run_policy(settings, policy_name: str, seed_index: int, threads: int = 1) ->
 
 
 def run_experiment(settings, policies: Sequence[str] | None = None, n_seeds: int | None = None,
-                   n_jobs: int | None = None, progress: bool = False
-                   ) -> dict[str, list[RunResult]]:
+                   n_jobs: int | None = None, progress: bool = False,
+                   fixed_image_policies: Sequence[str] = ()) -> dict[str, list[RunResult]]:
     """Every (policy, seed) chain, in ``n_jobs`` processes (joblib; 1 = in this process).
 
-    Returns policy label -> list of :class:`RunResult` ordered by seed. Results do not depend
-    on ``n_jobs``: each chain's randomness comes only from its own seed, and every chain runs
-    with one torch/BLAS thread. ``progress``: print one plain-text line per finished chain.
+    Returns chain label (:func:`chain_label`) -> list of :class:`RunResult` ordered by seed.
+    ``fixed_image_policies`` run as well, with ``synthetic_samples="fixed"``, in the same
+    process pool. Results do not depend on ``n_jobs``: each chain's randomness comes only from
+    its own seed, and every chain runs with one torch/BLAS thread. ``progress``: print one
+    plain-text line per finished chain.
     """
     from joblib import Parallel, delayed
     policies = list(settings["policies"] if policies is None else policies)
@@ -607,14 +657,18 @@ def run_experiment(settings, policies: Sequence[str] | None = None, n_seeds: int
                                 "n_seeds", minimum=1)
     n_jobs = check_sample_size(settings["n_jobs"] if n_jobs is None else n_jobs, "n_jobs",
                                minimum=1)
-    for policy in policies:
-        loop.policy_from_name(policy)  # unknown names fail before any work
-    tasks = [(policy, seed) for policy in policies for seed in range(n_seeds)]
+    chains = [(policy, "fresh") for policy in policies]
+    chains += [(policy, "fixed") for policy in fixed_image_policies]
+    for policy, _ in chains:
+        policy_for(policy, 2)  # unknown names fail before any work
+    tasks = [(policy, mode, seed) for policy, mode in chains for seed in range(n_seeds)]
     if n_jobs == 1:
-        results = (run_policy(settings, policy, seed) for policy, seed in tasks)
+        results = (run_policy(settings, policy, seed, synthetic_samples=mode)
+                   for policy, mode, seed in tasks)
     else:
         results = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(run_policy)(dict(settings), policy, seed) for policy, seed in tasks)
+            delayed(run_policy)(dict(settings), policy, seed, synthetic_samples=mode)
+            for policy, mode, seed in tasks)
     grouped: dict[str, list[RunResult]] = {}
     for number, result in enumerate(results, start=1):
         grouped.setdefault(result.policy, []).append(result)
@@ -893,6 +947,12 @@ def record_metrics(record, settings, results: dict[str, list[RunResult]],
     record.metric("latent_spread", {
         policy: {str(g): float(np.median(stack_metric(runs, "latent_spread")[g]))
                  for g in [0] + checkpoints} for policy, runs in results.items()})
+    # every chain's latent spread per generation, (N + 1, seeds), and its wall time: the
+    # escaping chapter reuses these chains instead of rerunning them
+    record.metric("latent_spread_by_seed", {policy: stack_metric(runs, "latent_spread")
+                                            for policy, runs in results.items()})
+    record.metric("chain_seconds", {policy: [run.seconds for run in runs]
+                                    for policy, runs in results.items()})
     record.metric("latent_mean", {
         policy: {str(g): float(np.median(stack_metric(runs, "latent_mean")[g]))
                  for g in [0] + checkpoints} for policy, runs in results.items()})
