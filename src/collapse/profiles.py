@@ -365,7 +365,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "gaussian_sample_size": 100, "gaussian_seeds": 1000,
             "discrete_states": 100, "discrete_sample_size": 500, "discrete_chains": 100,
             "gmm_points": 1000, "gmm_seeds": 16, "gmm_pool_seeds": 6, "gmm_pool_generations": 40,
-            "vae_generations": 20, "vae_seeds": 3, "vae_fractions": [0.01, 0.1, 0.5],
+            "vae_generations": 20, "vae_seeds": 3, "vae_fractions": [0.01, 0.1, 0.5, 0.9],
             "vae_jobs": 2, "vae_overrides": {},
         },
         "paper": {
