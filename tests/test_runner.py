@@ -44,7 +44,15 @@ def test_build_runs_in_parallel_skips_unchanged_and_builds_html(mini, capsys, mo
     assert paths.executed(chapters[0]).is_file()
     assert not (root / "book" / "tiny.ipynb").exists()
 
+    # stale pages of an older layout are removed before Sphinx sees them (a leftover .md beside
+    # the executed .ipynb would be two sources for one document)
+    for stale in ("book/tiny.md", "book/images/old.svg"):
+        (paths.site / stale).parent.mkdir(parents=True, exist_ok=True)
+        (paths.site / stale).write_text("stale")
     digest = runner.stage_site(chapters, paths, project_root=root)
+    assert not (paths.site / "book" / "tiny.md").exists()
+    assert not (paths.site / "book" / "images").exists()
+    assert (paths.site / "book" / "tiny.ipynb").is_file()
     assert runner.build_html(paths, digest) is True
     for page in ("book/intro", "book/tiny", "book/tiny2", "book/claims", "book/bibliography"):
         assert (paths.html / f"{page}.html").is_file(), page

@@ -862,8 +862,10 @@ def setup_markdown(settings: Mapping[str, Any], vae_settings: Mapping[str, Any],
     vae_seeds = str(settings["vae_seeds"])
     if vae_reused:
         counts = sorted({values.shape[1] for values, _ in vae_reused.values()})
-        vae_seeds += (f" ({'/'.join(map(str, counts))} for {', '.join(vae_reused)}, "
-                      "from the VAE chapter)")
+        reused = ", ".join(vae_reused)
+        vae_seeds += (f" (for {reused}: the VAE chapter's chains)"
+                      if counts == [settings["vae_seeds"]] else
+                      f"; {'/'.join(map(str, counts))} for {reused} (the VAE chapter's chains)")
     pools = (f"{settings['gmm_pool_generations']} for accumulate and growing "
              f"({settings['gmm_pool_seeds']} seeds)")
     rows = [

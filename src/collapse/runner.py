@@ -433,11 +433,17 @@ def stage_site(chapters: Iterable[Chapter], paths: BuildPaths,
         if not executed.is_file():
             raise FileNotFoundError(f"{chapter.name} has not been executed: {executed}")
         digest.update(executed.read_bytes())
-    # remove stale pages (a chapter renamed or dropped from the toc)
+    # remove stale pages (a chapter renamed or dropped from the toc, a page turned into a
+    # notebook): Sphinx refuses a document with two source files. The site itself lives under
+    # <output root>/_build, so only a _build folder *inside* the site is spared.
     keep = set(wanted) | {paths.executed(chapter) for chapter in chapters}
-    for path in list(paths.site.rglob("*")):
-        if path.is_file() and path not in keep and "_build" not in path.parts:
+    for path in sorted(paths.site.rglob("*"), reverse=True):  # files before their folders
+        if "_build" in path.relative_to(paths.site).parts or path in keep:
+            continue
+        if path.is_file():
             path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
     return digest.hexdigest()
 
 
