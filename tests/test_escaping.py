@@ -126,6 +126,11 @@ def test_claims_are_computed_from_the_comparisons(tmp_path):
     # (0.7) ends further from generation 0 than its fixed-M₀ baseline (0.8)
     assert verdicts["growing-slows"] == "partially reproduced"
     assert "vae ×0.7 vs ×0.8" in record.claims["growing-slows"].measured
+    # the summary has a column per family; a policy run for one family only is n/a elsewhere
+    table = escaping.summary_markdown(comparisons, [0, 0.1], settings["tolerance"])
+    assert table.splitlines()[0] == "|  | gaussian | gmm | discrete | vae |"
+    assert "| `replace, fixed M₀ images` | n/a | n/a | n/a | 0.8 |" in table
+    assert "| `accumulate` | 1.5 | 1.5 | **1** | **1** |" in table
     assert record.metrics["real_fraction_needed"]["gaussian"]["fraction"] == 1.0
     assert record.save(tmp_path).exists()
 

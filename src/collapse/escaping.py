@@ -499,27 +499,32 @@ def headline_labels(comparison: FamilyComparison, fractions: Sequence[float]) ->
 
 def summary_markdown(comparisons: Mapping[str, FamilyComparison],
                      fractions: Sequence[float], tolerance: float) -> str:
-    """Markdown table: per family, the ratio to generation 0 after its last generation under
-    each headline policy, and the fraction of real data needed to stay within tolerance."""
-    columns = ["replace", "accumulate", "accumulate_subsample", "growing M₀(n+1)"] + [
-        f"mix_real({f:g})" for f in fractions if f > 0]
-    head = ["family (metric)", "N"] + [f"`{c}`" for c in columns] + [
-        f"real fraction needed (±{tolerance:.0%})"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for family, comparison in comparisons.items():
-        cells = [f"{family} ({comparison.metric.name})", str(comparison.n_generations)]
-        for column in columns:
-            run = comparison.runs.get(column)
+    """Markdown table, one column per family: its metric, N, the ratio to generation 0 after
+    its last generation under each headline policy (bold: within tolerance; the VAE's
+    fixed-sample replace where it exists) and the fraction of real data needed."""
+    policies = ["replace", FIXED_REPLACE_LABEL, "accumulate", "accumulate_subsample",
+                PolicySpec("growing").label] + [f"mix_real({f:g})" for f in fractions if f > 0]
+    policies = [label for label in policies
+                if any(label in c.runs for c in comparisons.values())]
+    rows = [["", *comparisons], ["metric", *(c.metric.name for c in comparisons.values())],
+            ["generations N", *(str(c.n_generations) for c in comparisons.values())]]
+    for label in policies:
+        cells = [f"`{label}`"]
+        for comparison in comparisons.values():
+            run = comparison.runs.get(label)
             if run is None:
                 cells.append("n/a")
                 continue
-            ratio = comparison.ratio(column)
+            ratio = comparison.ratio(label)
             mark = "**" if abs(ratio - 1) <= tolerance else ""
             suffix = f" (N = {run.n_generations})" if run.n_generations != \
                 comparison.n_generations else ""
             cells.append(f"{mark}{ratio:.3g}{mark}{suffix}")
-        cells.append(fraction_needed_text(comparison, tolerance))
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
+    rows.append([f"real fraction needed (±{tolerance:.0%})",
+                 *(fraction_needed_text(c, tolerance) for c in comparisons.values())])
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
     return "\n".join(lines)
 
 
