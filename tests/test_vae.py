@@ -27,6 +27,14 @@ def tiny_settings(**changes):
     return settings
 
 
+def record_fits(family) -> list:
+    """Wrap ``family.fit`` so that every dataset it is fitted to is appended to the list."""
+    seen = []
+    fit = family.fit
+    family.fit = lambda data, rng: (seen.append(data), fit(data, rng))[1]
+    return seen
+
+
 def tiny_images(n=40, side=8, seed=0):
     generator = torch.Generator().manual_seed(seed)
     return torch.rand(n, 1, side, side, generator=generator)
@@ -116,9 +124,7 @@ def test_one_generation_step_trains_only_on_decoder_samples():
     images = tiny_images(40)
     family = vae.VAEFamily(image_size=8, images_per_epoch=40, capacity=2, latent_dim=2,
                            epochs=1, batch_size=16)
-    seen = []
-    fit = family.fit
-    family.fit = lambda data, rng: (seen.append(data), fit(data, rng))[1]
+    seen = record_fits(family)
     history = loop.run_generations(family, vae.RealImages(images), loop.Replace(), 1,
                                    np.random.default_rng(0),
                                    {"loss": lambda model, data, g: family.loss_history[-1][-1]})
@@ -134,9 +140,7 @@ def test_policies_build_pools_of_real_and_generated_images(policy, expected_size
     images = tiny_images(40)
     family = vae.VAEFamily(image_size=8, images_per_epoch=40, capacity=2, latent_dim=2,
                            epochs=1, batch_size=40)
-    seen = []
-    fit = family.fit
-    family.fit = lambda data, rng: (seen.append(data), fit(data, rng))[1]
+    seen = record_fits(family)
     history = loop.run_generations(family, vae.RealImages(images),
                                    loop.policy_from_name(policy), 2, np.random.default_rng(0),
                                    {"size": lambda model, data, g: data.size})
@@ -156,9 +160,7 @@ def test_fixed_synthetic_samples_follow_the_growing_schedule():
     images = tiny_images(20)
     family = vae.VAEFamily(image_size=8, images_per_epoch=20, capacity=2, latent_dim=2,
                            epochs=1, batch_size=8, synthetic_samples="fixed")
-    seen = []
-    fit = family.fit
-    family.fit = lambda data, rng: (seen.append(data), fit(data, rng))[1]
+    seen = record_fits(family)
     history = loop.run_generations(family, vae.RealImages(images),
                                    vae.policy_for("growing", 20), 3, np.random.default_rng(0),
                                    {"size": lambda model, data, g: data.size})

@@ -15,8 +15,9 @@ degradation metric normalised to generation 0:
 
 A metric "after N generations" is the median over seeds of its mean over the last
 ``window`` generations, divided by the median over the same seeds at generation 0 (runs of one
-family with the same seed index share their real data and hence generation 0). The fraction of real data needed is the
-smallest f of the grid from which on every larger f keeps that ratio within ``tolerance`` of 1.
+family with the same seed index share their real data and hence generation 0). The fraction of
+real data needed is the smallest f of the grid from which on every larger f keeps that ratio
+within ``tolerance`` of 1.
 
 The Gaussian `mix_real` has an exact theory (:func:`gaussian_mix_real_moments`): the real part
 is a fresh subsample of the *same* M real points each generation, and E|μ_n − μ|², E s²_n obey a
@@ -405,9 +406,15 @@ VAE_CHAIN_SETTINGS = ("seed", "dataset", "n_generations", "capacity", "latent_di
 def vae_chain_key(spec: PolicySpec) -> str:
     """The key :func:`collapse.vae.run_experiment` files ``spec``'s chains under."""
     from . import vae
-    if spec.name == "growing":  # a growing sample size needs fixed samples (collapse.vae)
+    if spec.name == "growing":
         return vae.chain_label(vae.policy_for("growing", 2).label(), "fixed")
-    return vae.chain_label(spec.loop_name, "fixed" if spec.fixed_sample else "fresh")
+    return vae.chain_label(spec.loop_name, "fixed" if _on_fixed_images(spec) else "fresh")
+
+
+def _on_fixed_images(spec: PolicySpec) -> bool:
+    """Whether the VAE runs ``spec`` on fixed sets of decoded images: the fixed-sample replace,
+    and growing (a growing sample size means nothing with fresh samples every batch)."""
+    return spec.fixed_sample or spec.name == "growing"
 
 
 def reusable_vae_chains(loaded: Mapping[str, dict], vae_settings: Mapping[str, Any]
@@ -430,7 +437,8 @@ def reusable_vae_chains(loaded: Mapping[str, dict], vae_settings: Mapping[str, A
     if not spreads:
         return {}, ("the VAE chapter's results file has no per-chain latent spreads (an older "
                     "version): every VAE chain runs here")
-    reused = {label: (np.asarray(values, dtype=float), float(np.mean(seconds.get(label, [np.nan]))))
+    reused = {label: (np.asarray(values, dtype=float),
+                      float(np.mean(seconds.get(label, [np.nan]))))
               for label, values in spreads.items()}
     described = ", ".join(f"{label} ({values.shape[1]} seeds)"
                           for label, (values, _) in reused.items())
@@ -453,9 +461,8 @@ def vae_comparison(vae_settings: Mapping[str, Any], fractions: Sequence[float], 
     reused = dict(reused or {})
     specs = policy_specs(fractions) + [PolicySpec("replace", fixed_sample=True)]
     missing = [spec for spec in specs if vae_chain_key(spec) not in reused]
-    fresh = [spec.loop_name for spec in missing
-             if spec.name != "growing" and not spec.fixed_sample]
-    fixed = [spec.loop_name for spec in missing if spec.name == "growing" or spec.fixed_sample]
+    fresh = [spec.loop_name for spec in missing if not _on_fixed_images(spec)]
+    fixed = [spec.loop_name for spec in missing if _on_fixed_images(spec)]
     results = vae.run_experiment(dict(vae_settings), policies=fresh, n_seeds=n_seeds,
                                  n_jobs=n_jobs, progress=progress, fixed_image_policies=fixed)
     runs = {}
