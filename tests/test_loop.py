@@ -142,6 +142,7 @@ def test_policy_from_name_builds_every_policy():
     mixed = policy_from_name("mix_real(0.1)")
     assert isinstance(mixed, MixReal) and mixed.fraction == 0.1
     assert isinstance(policy_from_name("growing", schedule=lambda g: 10), Growing)
+    assert policy_from_name("growing", sample_size=4).size_for(2, None, None) == 12
     assert set(POLICY_NAMES) == {"replace", "accumulate", "accumulate_subsample", "mix_real",
                                  "growing"}
 

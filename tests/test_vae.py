@@ -162,7 +162,7 @@ def test_fixed_synthetic_samples_follow_the_growing_schedule():
                            epochs=1, batch_size=8, synthetic_samples="fixed")
     seen = record_fits(family)
     history = loop.run_generations(family, vae.RealImages(images),
-                                   vae.policy_for("growing", 20), 3, np.random.default_rng(0),
+                                   loop.linear_growth(20), 3, np.random.default_rng(0),
                                    {"size": lambda model, data, g: data.size})
     assert history.sizes.tolist() == [20, 40, 60, 80]
     assert all(type(data) is vae.RealImages for data in seen)

@@ -407,7 +407,7 @@ def vae_chain_key(spec: PolicySpec) -> str:
     """The key :func:`collapse.vae.run_experiment` files ``spec``'s chains under."""
     from . import vae
     if spec.name == "growing":
-        return vae.chain_label(vae.policy_for("growing", 2).label(), "fixed")
+        return vae.chain_label(linear_growth(2).label(), "fixed")
     return vae.chain_label(spec.loop_name, "fixed" if _on_fixed_images(spec) else "fresh")
 
 

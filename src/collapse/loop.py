@@ -263,7 +263,8 @@ def policy_from_name(name: str, *, fraction: float | None = None,
                      sample_size: int | None = None) -> Policy:
     """The policy called ``name`` (one of :data:`POLICY_NAMES`), e.g. from a profile value.
 
-    ``"mix_real(0.1)"`` is accepted as shorthand for ``name="mix_real", fraction=0.1``.
+    ``"mix_real(0.1)"`` is accepted as shorthand for ``name="mix_real", fraction=0.1``;
+    ``"growing"`` without a schedule grows linearly from ``sample_size`` (:func:`linear_growth`).
     """
     if isinstance(name, str) and name.startswith("mix_real(") and name.endswith(")"):
         name, fraction = "mix_real", name[len("mix_real("):-1]
@@ -278,9 +279,12 @@ def policy_from_name(name: str, *, fraction: float | None = None,
             raise ValueError("policy 'mix_real' needs a fraction in [0, 1]")
         return MixReal(fraction, sample_size)
     if name == "growing":
-        if schedule is None:
-            raise ValueError("policy 'growing' needs a schedule: generation -> sample size")
-        return Growing(schedule)
+        if schedule is not None:
+            return Growing(schedule)
+        if sample_size is not None:
+            return linear_growth(sample_size)
+        raise ValueError("policy 'growing' needs a schedule (generation -> sample size) or a "
+                         "sample_size M₀ for M_n = M₀ (n + 1)")
     raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(POLICY_NAMES)}")
 
 

@@ -54,7 +54,7 @@ __all__ = [
     "real_label_reference", "plot_latent_densities", "sample_mosaic", "plot_sample_grids",
     "plot_policy_bands", "plot_class_shares", "PAPER_SPREAD", "PAPER_DROP", "declare_claims",
     "evaluate_claims", "record_metrics", "DENSITY_EDGES", "SYNTHETIC_SAMPLES",
-    "check_synthetic_samples", "policy_for", "chain_label",
+    "check_synthetic_samples", "chain_label",
 ]
 
 DATASETS = ("digits", "mnist")
@@ -585,14 +585,6 @@ def _seed_sequences(seed: int, n_seeds: int) -> list[np.random.SeedSequence]:
     return np.random.SeedSequence(seed).spawn(n_seeds)
 
 
-def policy_for(name: str, n_real: int) -> loop.Policy:
-    """The loop policy called ``name`` (:func:`collapse.loop.policy_from_name`; "growing" is
-    M_n = M_0 (n + 1) with M_0 = ``n_real``, the number of real images)."""
-    if name == "growing":
-        return loop.linear_growth(n_real)
-    return loop.policy_from_name(name)
-
-
 def chain_label(policy_label: str, synthetic_samples: str = "fresh") -> str:
     """The key of a chain's results: the policy's label, marked when its synthetic data are a
     fixed set of decoded images (``synthetic_samples="fixed"``)."""
@@ -626,7 +618,8 @@ def run_policy(settings, policy_name: str, seed_index: int, threads: int = 1,
                                             seed=int(eval_seed.generate_state(1)[0]),
                                             n_grid=settings["n_grid_images"])
             family = family_from_settings(settings, images, synthetic_samples)
-            policy = policy_for(policy_name, len(images))
+            # M = the number of real images (growing: M_n = M (n + 1))
+            policy = loop.policy_from_name(policy_name, sample_size=len(images))
             history = loop.run_generations(family, RealImages(images), policy,
                                            settings["n_generations"],
                                            np.random.default_rng(loop_seed), evaluator.metrics())
@@ -660,7 +653,7 @@ def run_experiment(settings, policies: Sequence[str] | None = None, n_seeds: int
     chains = [(policy, "fresh") for policy in policies]
     chains += [(policy, "fixed") for policy in fixed_image_policies]
     for policy, _ in chains:
-        policy_for(policy, 2)  # unknown names fail before any work
+        loop.policy_from_name(policy, sample_size=2)  # unknown names fail before any work
     tasks = [(policy, mode, seed) for policy, mode in chains for seed in range(n_seeds)]
     if n_jobs == 1:
         results = (run_policy(settings, policy, seed, synthetic_samples=mode)
