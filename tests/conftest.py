@@ -17,7 +17,7 @@ if "COLLAPSE_DATA_DIR" not in os.environ and _shared_data.is_dir() \
         and not (PROJECT_ROOT / "data" / "wikitext-2-raw-v1").is_dir():
     os.environ["COLLAPSE_DATA_DIR"] = str(_shared_data)
 
-from collapse import runner  # noqa: E402  (after the environment is set)
+from collapse.publish import runner  # noqa: E402  (after the environment is set)
 
 runner.configure_environment(PROJECT_ROOT)
 

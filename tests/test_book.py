@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from collapse import results, runner
+from collapse.publish import claims_page, records, runner
 from conftest import PROJECT_ROOT
 
 
@@ -26,7 +26,7 @@ def test_every_chapter_wrote_results_with_computed_verdicts(smoke_book):
         assert record["metrics"], name
         assert record["claims"], f"{name} checks no claim"
         for claim in record["claims"]:
-            assert claim["verdict"] in results.VERDICTS, claim
+            assert claim["verdict"] in records.VERDICTS, claim
             assert claim["criterion"] and claim["measured"] not in (None, ""), claim
 
 
@@ -56,7 +56,7 @@ def test_claims_page_lists_every_claim(smoke_book):
     table = re.search(r'<table class="claim-check"[^>]*>(.*?)</table>', page, re.S)
     assert table, "the claims page has no claim table"
     rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)[1:]  # minus the header
-    loaded = results.load_results(smoke_book.results)
+    loaded = records.load_results(smoke_book.results)
     order = [c.name for c in runner.book_chapters(PROJECT_ROOT) if c.name != "claims"]
     recorded = [(name, claim) for name in order for claim in loaded[name]["claims"]]
     assert len(rows) == len(recorded)

@@ -3,7 +3,7 @@ import hashlib
 
 import pytest
 
-from collapse import data
+from collapse.core import data
 
 
 def write_dataset(folder, files, sums=None):

@@ -15,10 +15,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from collapse import gaussian, profiles
-from collapse.loop import (Accumulate, AccumulateSubsample, ArrayData, Growing, MixReal,
-                           PickleCheckpointer, POLICY_NAMES, Replace, check_fraction,
-                           check_sample_size, linear_growth, policy_from_name, run_generations)
+from collapse import gaussian
+from collapse.publish import profiles
+from collapse.core.checkpoints import PickleCheckpointer
+from collapse.core.checks import check_fraction, check_sample_size
+from collapse.core.family import ArrayData
+from collapse.core.jobs import run_jobs
+from collapse.core.loop import FirstGeneration, KeepAt, run_generations
+from collapse.core.policies import (Accumulate, AccumulateSubsample, Growing, MixReal,
+                                    POLICY_NAMES, Replace, linear_growth, policy_from_name)
 
 TAG = 1000.0
 
@@ -302,3 +307,64 @@ def test_unknown_profile_for_the_gaussian_chapter():
     assert set(smoke) == set(book) == set(profiles.settings("gaussian", "paper"))
     assert book.n_seeds >= 1000 and max(book.sample_sizes) >= 10 ** 5 \
         and book.n_generations >= 10 ** 4
+
+
+# ----------------------------------------------------------------------------- folds
+def _folds():
+    return {"snapshots": KeepAt([0, 3, 7], take=lambda model, data: np.array(data)),
+            "first_small": FirstGeneration(lambda model, data: np.asarray(model.std) < 0.9)}
+
+
+@pytest.mark.parametrize("policy_name", ["replace", "accumulate_subsample"])
+def test_folds_survive_resume(policy_name, tmp_path):
+    """What the loop carries across generations (snapshots, first-loss times) is part of the
+    checkpoint: an interrupted and resumed chain equals an uninterrupted one."""
+    family = gaussian.NaiveGaussian("unbiased")
+    real = gaussian.true_data(family, 4, 5, np.random.default_rng(99))
+
+    def run(n_generations, checkpointer=None, seed=3):
+        return run_generations(family, real, POLICIES[policy_name](), n_generations,
+                               np.random.default_rng(seed), gaussian.PARAMETER_METRICS,
+                               checkpointer=checkpointer, folds=_folds())
+
+    uninterrupted = run(9)
+    checkpointer = PickleCheckpointer(tmp_path)
+    run(5, checkpointer)
+    resumed = run(9, checkpointer, seed=12345)
+    assert resumed.resumed_from == 5
+    assert sorted(resumed.folds["snapshots"]) == [0, 3, 7]
+    for generation, points in uninterrupted.folds["snapshots"].items():
+        np.testing.assert_array_equal(resumed.folds["snapshots"][generation], points)
+    np.testing.assert_array_equal(resumed.folds["first_small"], uninterrupted.folds["first_small"])
+    # first_small is the first generation whose fitted std fell below 0.9 (−1: never)
+    below = uninterrupted["std"] < 0.9
+    expected = np.where(below.any(axis=0), below.argmax(axis=0), -1)
+    np.testing.assert_array_equal(uninterrupted.folds["first_small"], expected)
+
+
+def test_policy_and_rng_types_are_checked_before_work():
+    family = gaussian.ExactGaussian("unbiased")
+    real = gaussian.true_data(family, 2, 10, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="policy must be"):
+        run_generations(family, real, "replace", 2, np.random.default_rng(0),
+                        gaussian.PARAMETER_METRICS)
+    with pytest.raises(ValueError, match="rng must be"):
+        run_generations(family, real, Replace(), 2, 0, gaussian.PARAMETER_METRICS)
+
+
+# ----------------------------------------------------------------------------- jobs
+def _job(index, scale=1):
+    import threadpoolctl
+    threads = max(info["num_threads"] for info in threadpoolctl.threadpool_info()) \
+        if threadpoolctl.threadpool_info() else 1
+    return index * scale, threads
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_run_jobs_returns_results_in_task_order_with_pinned_threads(n_jobs):
+    seen = []
+    results = run_jobs(_job, [(i,) for i in range(5)], n_jobs=n_jobs, common={"scale": 3},
+                       on_result=lambda index, result: seen.append(index))
+    assert [value for value, _ in results] == [0, 3, 6, 9, 12]
+    assert all(threads == 1 for _, threads in results)
+    assert sorted(seen) == list(range(5))

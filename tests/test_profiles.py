@@ -1,7 +1,7 @@
 """Profiles: one module holds every chapter's settings; overrides replace single values."""
 import pytest
 
-from collapse import profiles
+from collapse.publish import profiles
 
 
 def test_every_chapter_defines_the_same_keys_in_every_profile():

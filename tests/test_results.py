@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from collapse import results
+from collapse.publish import claims_page, records
 
 
 def make_record():
-    record = results.ChapterRecord("demo", {"profile": "smoke", "n_seeds": 3})
+    record = records.ChapterRecord("demo", {"profile": "smoke", "n_seeds": 3})
     record.declare_claim("small", "x is small", paper="x < 1", criterion="x < 1",
                          reproduced_if=lambda x: x < 1, partially_if=lambda x: x < 2)
     return record
@@ -54,13 +54,13 @@ def test_claims_summary_reads_listed_chapters_and_names_missing_ones(tmp_path):
     record = make_record()
     record.evaluate("small", 3, "3")
     record.save(tmp_path)
-    summary = results.claims_summary(["demo"], tmp_path)
+    summary = claims_page.claims_summary(["demo"], tmp_path)
     assert summary.counts() == {"reproduced": 0, "partially reproduced": 0, "not reproduced": 1}
     assert 'href="demo.html"' in summary.table().data
     with pytest.raises(FileNotFoundError, match="other"):
-        results.claims_summary(["demo", "other"], tmp_path)
+        claims_page.claims_summary(["demo", "other"], tmp_path)
 
 
 def test_to_jsonable_turns_non_finite_numbers_into_null():
-    assert results.to_jsonable({"a": np.float32(math.inf), "b": (1, np.int8(2))}) == \
+    assert records.to_jsonable({"a": np.float32(math.inf), "b": (1, np.int8(2))}) == \
         {"a": None, "b": [1, 2]}

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from collapse import runner
+from collapse.publish import runner
 from conftest import make_mini_project
 
 

@@ -1,0 +1,210 @@
+"""Each chapter's headline numbers and claim verdicts (DESIGN.md, "Results files").
+
+A chapter makes one :class:`ChapterRecord` at its start, *declares* each claim with its
+criterion before running the experiment, records metrics, *evaluates* the claims on the
+measured values, shows the claim table and reproducibility footer, and saves
+``<results dir>/<chapter>.json`` atomically. Verdicts are computed, never typed in.
+
+The results directory is ``$COLLAPSE_RESULTS_DIR`` when set (the runner and the tests set it),
+else ``<project root>/_build/results``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from ..core.io import PROJECT_ROOT, atomic_write_bytes
+
+VERDICTS = ("reproduced", "partially reproduced", "not reproduced")
+VERSIONED_PACKAGES = ("numpy", "scipy", "matplotlib", "scikit-learn", "torch", "transformers",
+                      "tokenizers", "papermill", "jupyter-book")
+
+
+def results_dir() -> Path:
+    """Where chapters write their results files."""
+    configured = os.environ.get("COLLAPSE_RESULTS_DIR")
+    return Path(configured) if configured else PROJECT_ROOT / "_build" / "results"
+
+
+def package_versions(names: Iterable[str] = VERSIONED_PACKAGES) -> dict[str, str]:
+    """Installed versions of the packages a result depends on (Python and collapse included)."""
+    versions = {"python": platform.python_version()}
+    for name in ("collapse", *names):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_commit(root: Path = PROJECT_ROOT) -> str:
+    """The commit the book was built from, ``+dirty`` when the work tree has changes;
+    ``$COLLAPSE_GIT_COMMIT`` wins when set; "unknown" outside a git checkout."""
+    if os.environ.get("COLLAPSE_GIT_COMMIT"):
+        return os.environ["COLLAPSE_GIT_COMMIT"]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty.strip() else "")
+
+
+def to_jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars/arrays turned into plain numbers/lists (NaN -> None)."""
+    if isinstance(value, Mapping):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
+
+
+@dataclasses.dataclass
+class Claim:
+    """One claim of the paper, its criterion (fixed before the run) and, once evaluated,
+    this run's measurement and verdict."""
+
+    id: str
+    claim: str
+    paper: str
+    criterion: str
+    reproduced_if: Callable[[Any], bool] = dataclasses.field(repr=False)
+    partially_if: Callable[[Any], bool] | None = dataclasses.field(default=None, repr=False)
+    measured: str | None = None
+    verdict: str | None = None
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "claim": self.claim, "paper": self.paper,
+                "measured": self.measured, "criterion": self.criterion,
+                "verdict": self.verdict, "note": self.note}
+
+
+class ChapterRecord:
+    """Metrics, claims and provenance of one chapter run. Start it in the chapter's first cell."""
+
+    def __init__(self, chapter: str, settings: Mapping[str, Any], seeds: int | None = None):
+        self.chapter = chapter
+        self.settings = dict(settings)
+        self.profile = self.settings.get("profile", "book")
+        self.seeds = seeds if seeds is not None else self.settings.get("n_seeds")
+        self.started = time.perf_counter()
+        self.metrics: dict[str, Any] = {}
+        self.claims: dict[str, Claim] = {}
+
+    # ---------------------------------------------------------------- metrics
+    def metric(self, name: str, value: Any) -> Any:
+        """Record a headline number (or list / dict of numbers) under ``name``; returns it."""
+        self.metrics[name] = to_jsonable(value)
+        return value
+
+    # ---------------------------------------------------------------- claims
+    def declare_claim(self, id: str, claim: str, paper: str, criterion: str,
+                      reproduced_if: Callable[[Any], bool],
+                      partially_if: Callable[[Any], bool] | None = None) -> Claim:
+        """Fix a claim's criterion before the experiment runs.
+
+        ``reproduced_if(value)`` decides "reproduced"; when it fails, ``partially_if(value)``
+        (if given) decides "partially reproduced"; otherwise "not reproduced".
+        """
+        if id in self.claims:
+            raise ValueError(f"claim {id!r} declared twice")
+        self.claims[id] = Claim(id, claim, paper, criterion, reproduced_if, partially_if)
+        return self.claims[id]
+
+    def evaluate(self, id: str, value: Any, measured: str, note: str = "") -> str:
+        """Apply claim ``id``'s criterion to the measured ``value``; ``measured`` is how the
+        value is shown in the table. Returns the verdict."""
+        if id not in self.claims:
+            raise KeyError(f"claim {id!r} was not declared; declared: {sorted(self.claims)}")
+        claim = self.claims[id]
+        if bool(claim.reproduced_if(value)):
+            verdict = "reproduced"
+        elif claim.partially_if is not None and bool(claim.partially_if(value)):
+            verdict = "partially reproduced"
+        else:
+            verdict = "not reproduced"
+        claim.measured, claim.verdict, claim.note = measured, verdict, note
+        return verdict
+
+    def claims_table(self):
+        """The "Claim check" table, as a rich display object for the notebook."""
+        from IPython.display import HTML
+        unevaluated = [claim.id for claim in self.claims.values() if claim.verdict is None]
+        if unevaluated:
+            raise RuntimeError(f"claims declared but never evaluated: {unevaluated}")
+        from .claims_page import claims_html
+        return HTML(claims_html([claim.as_dict() for claim in self.claims.values()]))
+
+    # ---------------------------------------------------------------- provenance
+    @property
+    def wall_seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+    def as_dict(self) -> dict:
+        return {"chapter": self.chapter, "profile": self.profile, "seeds": self.seeds,
+                "wall_seconds": round(self.wall_seconds, 2), "versions": package_versions(),
+                "git_commit": git_commit(), "settings": to_jsonable(self.settings),
+                "metrics": self.metrics,
+                "claims": [claim.as_dict() for claim in self.claims.values()]}
+
+    def save(self, directory: str | os.PathLike | None = None) -> Path:
+        """Write ``<directory>/<chapter>.json`` atomically and return its path."""
+        unevaluated = [claim.id for claim in self.claims.values() if claim.verdict is None]
+        if unevaluated:
+            raise RuntimeError(f"claims declared but never evaluated: {unevaluated}")
+        path = Path(directory or results_dir()) / f"{self.chapter}.json"
+        atomic_write_bytes(path, json.dumps(self.as_dict(), indent=1).encode())
+        return path
+
+    def footer(self):
+        """The reproducibility footer: profile, seeds, versions, wall time, git commit."""
+        from IPython.display import Markdown
+        info = self.as_dict()
+        versions = ", ".join(f"{name} {version}" for name, version in info["versions"].items())
+        return Markdown(
+            "```{admonition} Reproducibility\n"
+            f"**Profile** `{self.profile}` · **seeds** {self.seeds} · "
+            f"**wall time** {info['wall_seconds']:.1f} s · "
+            f"**git commit** `{info['git_commit']}` · **machine** {platform.machine()}, "
+            f"{os.cpu_count()} CPUs\n\n"
+            f"**Versions**: {versions}\n\n"
+            f"Rerun: `collapse run book/{self.chapter}.md --profile {self.profile}`; "
+            f"numbers in `_build/results/{self.chapter}.json`.\n"
+            "```\n")
+
+
+def load_results(directory: str | os.PathLike | None = None) -> dict[str, dict]:
+    """Every results file in ``directory``: chapter name -> parsed JSON."""
+    directory = Path(directory or results_dir())
+    loaded = {}
+    for path in sorted(directory.glob("*.json")):
+        try:
+            loaded[path.stem] = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"results file {path} is not valid JSON: {error}") from None
+    return loaded
+
+
