@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_sample_size", "check_fraction"]
+__all__ = ["check_sample_size", "check_fraction", "check_choice"]
 
 
 def check_sample_size(value: int, name: str = "sample_size", minimum: int = 2) -> int:
@@ -25,3 +25,11 @@ def check_fraction(value: float, name: str = "fraction") -> float:
     if not 0.0 <= number <= 1.0:  # also rejects NaN
         raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
     return number
+
+
+def check_choice(value, allowed, name: str):
+    """Return ``value`` if it is one of ``allowed``, else raise ValueError naming ``name`` and
+    the allowed values."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+    return value

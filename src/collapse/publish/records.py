@@ -149,6 +149,11 @@ class ChapterRecord:
         claim.measured, claim.verdict, claim.note = measured, verdict, note
         return verdict
 
+    def claims_markdown(self) -> str:
+        """The declared claims as a Markdown list (claim and criterion), to show before the run."""
+        return "\n".join(f"- **{claim.claim}.** Criterion: {claim.criterion}."
+                         for claim in self.claims.values())
+
     def claims_table(self):
         """The "Claim check" table, as a rich display object for the notebook."""
         from IPython.display import HTML
