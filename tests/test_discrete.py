@@ -1,5 +1,5 @@
-"""Tests of the discrete chapter's model family, theory and data (collapse.discrete,
-collapse.wright_fisher).
+"""Tests of the discrete chapter's model family, theory, data and claims (collapse.discrete:
+family, wright_fisher, chains, words, experiments, claims).
 
 Monte-Carlo checks use fixed seeds and a tolerance of 4 standard errors of the simulated
 estimate (a correct implementation fails such a check with probability ~6e-5 per
@@ -8,13 +8,17 @@ reject the nearest wrong answer (e.g. the diffusion approximation instead of the
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
 import pytest
 
-from collapse import data, discrete, profiles, wright_fisher
-from collapse.loop import policy_from_name
+from collapse.core import data
+from collapse.core.policies import policy_from_name
+from collapse.discrete import (chains, declare_claims, evaluate_claims, family, run, words,
+                               wright_fisher)
+from collapse.publish import profiles, records
 
 TOLERANCE_SE = 4.0
 
@@ -75,34 +79,34 @@ def test_mean_loss_time_matches_the_diffusion_for_large_M():
 def test_absorption_probabilities_equal_q():
     counts = np.array([5, 3, 2])  # q = (0.5, 0.3, 0.2), M = 10
     horizon = 150  # exact P(not absorbed by 150) < 1e-6 for M = 10
-    result = discrete.absorption_experiment("three", counts, 4000, horizon,
+    result = chains.absorption_experiment("three", counts, 4000, horizon,
                                             np.random.default_rng(11))
     assert 1 - result.exact_absorbed[-1] < 1e-6
-    summary = discrete.absorption_summary(result)
+    summary = chains.absorption_summary(result)
     assert summary["absorbed_share"] == 1.0
     # share ending on k vs q_k, in binomial standard errors sqrt(q(1-q)/n)
     assert np.abs(summary["z"]).max() <= TOLERANCE_SE
     assert summary["ci_low"].max() < 1 and np.all(summary["ci_low"] <= summary["frequency"])
     # the distribution of the absorption time is the exact K-state one (Kolmogorov–Smirnov;
     # conservative for a discrete distribution, so p >= 0.001 fails a correct code < 0.1%)
-    assert discrete.absorption_time_ks(result)[1] >= 1e-3
+    assert chains.absorption_time_ks(result)[1] >= 1e-3
 
 
 def test_absorption_checks_can_fail():
     """The same checks reject wrong theory: chains started from (6, 2, 2) are not absorbed on
     (0.5, 0.3, 0.2), and their absorption times do not follow the chain from (5, 3, 2)."""
-    result = discrete.absorption_experiment("wrong", [6, 2, 2], 4000, 150,
+    result = chains.absorption_experiment("wrong", [6, 2, 2], 4000, 150,
                                             np.random.default_rng(12))
-    frequency = discrete.absorption_summary(result)["frequency"]
+    frequency = chains.absorption_summary(result)["frequency"]
     q_wrong = np.array([0.5, 0.3, 0.2])
     z = (frequency - q_wrong) / np.sqrt(q_wrong * (1 - q_wrong) / 4000)
     assert np.abs(z).max() > TOLERANCE_SE
     other = wright_fisher.multistate_absorbed_by([5, 3, 2], 150)
-    assert discrete.absorption_time_ks(result, other)[1] < 1e-3
+    assert chains.absorption_time_ks(result, other)[1] < 1e-3
 
 
 def test_two_state_absorption_and_loss_times_match_the_exact_matrix():
-    times = discrete.absorption_time_experiment(10, [0.2, 0.5], 4000,
+    times = chains.absorption_time_experiment(10, [0.2, 0.5], 4000,
                                                 np.random.default_rng(5))
     assert times.censored.sum() == 0
     # |simulated mean - exact (N 1)| within 4 standard errors of the Monte-Carlo mean
@@ -116,18 +120,18 @@ def test_two_state_absorption_and_loss_times_match_the_exact_matrix():
 
 def test_zipf_support_and_gini_simpson_follow_their_exact_means():
     n_chains, horizon = 600, 40
-    result = discrete.zipf_experiment(30, 120, n_chains, horizon, np.random.default_rng(3))
+    result = chains.zipf_experiment(30, 120, n_chains, horizon, np.random.default_rng(3))
     for generation in (5, 20, 40):
-        support = result.support[generation]
+        support = result.history["support"][generation]
         se = support.std(ddof=1) / np.sqrt(n_chains)
         assert abs(support.mean() - result.exact_support[generation]) <= TOLERANCE_SE * se
-        gini = result.gini_simpson[generation]
+        gini = result.history["gini_simpson"][generation]
         se = gini.std(ddof=1) / np.sqrt(n_chains)
         assert abs(gini.mean() - result.exact_gini_simpson[generation]) <= TOLERANCE_SE * se
     # support never grows under replace, and first losses are recorded when it shrinks
-    assert np.all(np.diff(result.support, axis=0) <= 0)
-    lost = (result.first_loss >= 0).sum(axis=1)
-    np.testing.assert_array_equal(lost, 30 - result.support[-1])
+    assert np.all(np.diff(result.history["support"], axis=0) <= 0)
+    lost = (result.history.folds["first_loss"] >= 0).sum(axis=1)
+    np.testing.assert_array_equal(lost, 30 - result.history["support"][-1])
 
 
 # --------------------------------------------------------------------------- family and policies
@@ -136,9 +140,9 @@ def test_take_is_a_multivariate_hypergeometric_draw(n_chains, n_states):
     rng = np.random.default_rng(7)
     counts = rng.integers(0, 30, size=n_states)
     counts[0] += 5
-    data_ = discrete.replicate(counts, n_chains)
+    data_ = family.replicate(counts, n_chains)
     size, n = int(counts.sum()), int(counts.sum()) // 3
-    draws = np.concatenate([discrete.CountData().take(data_, n, rng) for _ in range(200)])
+    draws = np.concatenate([family.CountData().take(data_, n, rng) for _ in range(200)])
     assert np.all(draws.sum(axis=1) == n) and np.all(draws <= counts)
     share = counts / size
     variance = n * share * (1 - share) * (size - n) / (size - 1)
@@ -147,19 +151,18 @@ def test_take_is_a_multivariate_hypergeometric_draw(n_chains, n_states):
     assert np.all(np.abs(draws.mean(axis=0) - n * share)[keep] <= TOLERANCE_SE * se[keep])
     assert np.all(draws[:, ~keep] == (n * share[~keep]).round())
     with pytest.raises(ValueError, match="cannot take"):
-        discrete.CountData().take(data_, size + 1, rng)
+        family.CountData().take(data_, size + 1, rng)
 
 
 def test_policies_run_through_the_shared_loop():
     counts = np.array([20, 10, 5, 3, 1, 1])
     M, horizon = int(counts.sum()), 15
-    metrics = {"support": discrete.support_size, "absorbed": discrete.is_absorbed}
+    metrics = {"support": family.support_size, "absorbed": family.is_absorbed}
     runs = {}
     for policy, fraction in (("replace", None), ("accumulate", None),
                              ("accumulate_subsample", None), ("mix_real", 0.1)):
-        run = discrete.run_chains(discrete.replicate(counts, 50), horizon,
-                                  np.random.default_rng(1), metrics, policy, fraction)
-        runs[policy] = run.history
+        runs[policy] = chains.run_chains(family.replicate(counts, 50), horizon,
+                                         np.random.default_rng(1), metrics, policy, fraction)
     assert list(runs["replace"].sizes) == [M] * (horizon + 1)
     assert list(runs["accumulate"].sizes) == [M * (n + 1) for n in range(horizon + 1)]
     assert list(runs["accumulate_subsample"].sizes) == [M] * (horizon + 1)
@@ -171,21 +174,41 @@ def test_policies_run_through_the_shared_loop():
 
 def test_wikitext_policies_return_survival_by_bucket():
     counts = np.array([300, 120, 40, 30, 10, 5, 3, 2, 1, 1, 1])
-    run = discrete.wikitext_experiment(counts, "mix_real", 4, 6, np.random.default_rng(2),
-                                       fraction=0.2)
-    assert run.policy == "mix_real(0.2)"
-    assert run.alive_share.shape == (7, 4, len(discrete.COUNT_BUCKETS) + 1)
-    np.testing.assert_allclose(run.alive_share[0], 1.0)
-    assert run.entropy.shape == run.total_variation.shape == (7, 4)
-    assert np.all(run.total_variation[0] == 0)
+    history = words.wikitext_experiment(counts, "mix_real", 4, 6, np.random.default_rng(2),
+                                        fraction=0.2)
+    assert history.policy == "mix_real(0.2)"
+    assert history["alive_share"].shape == (7, 4, len(words.COUNT_BUCKETS) + 1)
+    np.testing.assert_allclose(history["alive_share"][0], 1.0)
+    assert history["entropy"].shape == history["total_variation"].shape == (7, 4)
+    assert np.all(history["total_variation"][0] == 0)
+    assert history.folds["first_loss"].shape == (4, len(counts))
+
+
+def test_first_loss_fold_is_the_first_generation_with_zero_probability():
+    """The loop's FirstGeneration fold (which replaced a metric that kept state) records, per
+    chain and type, the first generation whose model gives it zero probability; -1 if never.
+    Checked against the alive masks of the same chains (metrics draw no random numbers)."""
+    counts = np.array([40, 20, 10, 5, 3, 2, 1, 1, 1, 1])
+    for policy, fraction in (("replace", None), ("mix_real", 0.3)):
+        history = words.wikitext_experiment(counts, policy, 30, 25, np.random.default_rng(4),
+                                            fraction=fraction)
+        alive = chains.run_chains(family.replicate(counts, 30), 25, np.random.default_rng(4),
+                                  {"alive": lambda model, data, generation: model > 0},
+                                  policy, fraction)["alive"]  # (G+1, chains, K)
+        lost = ~alive
+        expected = np.where(lost.any(axis=0), lost.argmax(axis=0), -1)
+        np.testing.assert_array_equal(history.folds["first_loss"], expected)
+        assert (expected > 0).any() and (expected == -1).any()
+        shares = history["alive_share"][:, :, -1]  # share of all types alive
+        np.testing.assert_allclose(shares, alive.mean(axis=2))
 
 
 # --------------------------------------------------------------------------- real text
 def test_word_counts_tokenise_on_whitespace_keeping_case():
-    words, counts = discrete.word_counts("The the  cat\nthe , cat ,")
-    assert list(words) == [",", "cat", "the", "The"]  # ties: alphabetical
+    types, counts = words.word_counts("The the  cat\nthe , cat ,")
+    assert list(types) == [",", "cat", "the", "The"]  # ties: alphabetical
     assert list(counts) == [2, 2, 2, 1]
-    np.testing.assert_array_equal(discrete.bucket_of([1, 2, 5, 6, 20, 21, 100, 101, 5000]),
+    np.testing.assert_array_equal(words.bucket_of([1, 2, 5, 6, 20, 21, 100, 101, 5000]),
                                   [0, 1, 1, 2, 2, 3, 3, 4, 4])
 
 
@@ -194,10 +217,12 @@ def test_wikitext_validation_word_counts():
         text = data.read_wikitext("validation")
     except data.DataError as error:
         pytest.skip(f"WikiText-2 not in the data root: {error}")
-    words, counts = discrete.wikitext_word_counts("validation")
+    corpus = words.wikitext_corpus("validation")
+    counts = corpus.counts
+    assert corpus.name == "WikiText-2 validation split"
     assert counts.sum() == len(text.split())
-    assert np.all(np.diff(counts) <= 0) and words[0] == "the"
-    assert len(set(words)) == len(words)
+    assert np.all(np.diff(counts) <= 0) and corpus.words[0] == "the"
+    assert len(set(corpus.words)) == len(corpus.words)
 
 
 def _copy_wikitext(tmp_path, corrupt: bool):
@@ -217,53 +242,57 @@ def test_corrupted_wikitext_is_refused(tmp_path, monkeypatch):
     _copy_wikitext(tmp_path, corrupt=True)
     monkeypatch.setenv("COLLAPSE_DATA_DIR", str(tmp_path))
     with pytest.raises(data.DataError, match="sha256"):
-        discrete.wikitext_word_counts("validation")
+        words.wikitext_corpus("validation")
 
 
 def test_missing_wikitext_says_what_is_missing(tmp_path, monkeypatch):
     _copy_wikitext(tmp_path, corrupt=False)  # checksums but no text file
     monkeypatch.setenv("COLLAPSE_DATA_DIR", str(tmp_path))
     with pytest.raises(data.DataError, match="wiki.valid.raw is missing"):
-        discrete.wikitext_word_counts("validation")
+        words.wikitext_corpus("validation")
     monkeypatch.setenv("COLLAPSE_DATA_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(data.DataError, match="missing"):
-        discrete.wikitext_word_counts("validation")
+        words.wikitext_corpus("validation")
+    # the chapter's run reads its corpus before any chain runs
+    settings = profiles.settings("discrete", "smoke")
+    with pytest.raises(data.DataError, match="missing"):
+        run(settings, progress=pytest.fail)
 
 
 # --------------------------------------------------------------------------- bad inputs
 def test_bad_inputs_raise_value_errors_naming_the_parameter():
     with pytest.raises(ValueError, match="sample_size"):
-        discrete.counts_from_probabilities([0.5, 0.5], 1)
+        family.counts_from_probabilities([0.5, 0.5], 1)
     with pytest.raises(ValueError, match="sample_size"):
         wright_fisher.mean_absorption_time(1)
     with pytest.raises(ValueError, match="sum to 1"):
-        discrete.counts_from_probabilities([0.5, 0.4], 10)
+        family.counts_from_probabilities([0.5, 0.4], 10)
     with pytest.raises(ValueError, match="non-negative"):
-        discrete.counts_from_probabilities([1.2, -0.2], 10)
+        family.counts_from_probabilities([1.2, -0.2], 10)
     with pytest.raises(ValueError, match="at least 2"):
-        discrete.check_probabilities([1.0])
+        family.check_probabilities([1.0])
     with pytest.raises(ValueError, match="counts"):
-        discrete.check_counts([3, -1])
+        family.check_counts([3, -1])
     with pytest.raises(ValueError, match="sample size M"):
-        discrete.absorption_experiment("one point", [1, 0], 10, 5, np.random.default_rng(0))
+        chains.absorption_experiment("one point", [1, 0], 10, 5, np.random.default_rng(0))
     with pytest.raises(ValueError, match="fraction"):
-        discrete.wikitext_experiment([5, 3, 2], "mix_real", 2, 3, np.random.default_rng(0),
+        words.wikitext_experiment([5, 3, 2], "mix_real", 2, 3, np.random.default_rng(0),
                                      fraction=1.5)
     with pytest.raises(ValueError, match="fraction"):
         policy_from_name("mix_real", fraction=-0.1)
     with pytest.raises(ValueError, match="start_fraction"):
-        discrete.absorption_time_experiment(10, [0.5, 1.2], 10, np.random.default_rng(0))
+        chains.absorption_time_experiment(10, [0.5, 1.2], 10, np.random.default_rng(0))
     with pytest.raises(ValueError, match="unknown policy"):
-        discrete.run_chains(discrete.replicate([5, 5], 2), 2, np.random.default_rng(0),
-                            {"support": discrete.support_size}, policy="reuse")
+        chains.run_chains(family.replicate([5, 5], 2), 2, np.random.default_rng(0),
+                            {"support": family.support_size}, policy="reuse")
     with pytest.raises(ValueError, match="n_chains"):
-        discrete.replicate([5, 5], 0)
+        family.replicate([5, 5], 0)
 
 
 def test_counts_from_probabilities_round_to_M():
-    counts = discrete.counts_from_probabilities(discrete.zipf_probabilities(100), 500)
+    counts = family.counts_from_probabilities(family.zipf_probabilities(100), 500)
     assert counts.sum() == 500 and counts.min() >= 1 and counts[0] == 96
-    np.testing.assert_array_equal(discrete.counts_from_probabilities([0.6, 0.3, 0.1], 20),
+    np.testing.assert_array_equal(family.counts_from_probabilities([0.6, 0.3, 0.1], 20),
                                   [12, 6, 2])
 
 
@@ -274,3 +303,64 @@ def test_discrete_profiles_share_keys_and_reject_unknown_settings():
     assert profiles.settings("discrete", "smoke", wikitext_chains=3).wikitext_chains == 3
     with pytest.raises(ValueError, match="unknown setting"):
         profiles.settings("discrete", "smoke", n_chains=3)
+
+
+# --------------------------------------------------------------------------- claims
+PAPER_CLAIMS = ("absorbed", "fixation-q", "tails-first", "forget-linear", "wikitext-collapse",
+                "accumulate-keeps", "subsample-between", "mix-real-stabilises")
+
+
+def _synthetic_corpus() -> words.Corpus:
+    """A Zipf unigram distribution standing in for WikiText-2: 2,000 types, 20,000 tokens,
+    every count bucket populated (counts 1 to 2,445)."""
+    counts = family.counts_from_probabilities(family.zipf_probabilities(2000), 20000)
+    return words.Corpus("synthetic Zipf", np.array([f"w{k}" for k in range(len(counts))],
+                                                   dtype=object), counts)
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    """The whole chapter on the smoke profile's small distributions, with fewer chains and a
+    synthetic corpus (under a second)."""
+    settings = profiles.settings("discrete", "smoke", absorption_chains=1000,
+                                 wikitext_chains=4, wikitext_generations=30, policy_chains=4,
+                                 policy_generations=30)
+    return settings, run(settings, corpus=_synthetic_corpus())
+
+
+def _verdicts(settings, runs) -> dict[str, str]:
+    record = records.ChapterRecord("discrete", settings)
+    declare_claims(record, settings)
+    evaluate_claims(record, runs)
+    assert all(claim.measured for claim in record.claims.values())
+    return {claim.id: claim.verdict for claim in record.claims.values()}
+
+
+def test_every_claim_gets_a_verdict_and_collapse_is_reproduced(small_run):
+    settings, runs = small_run
+    verdicts = _verdicts(settings, runs)
+    assert set(verdicts) >= set(PAPER_CLAIMS) | {"wright-fisher-times", "diffusion-error"}
+    assert set(verdicts.values()) <= set(records.VERDICTS)
+    for claim in set(PAPER_CLAIMS) - {"forget-linear"}:
+        assert verdicts[claim] == "reproduced", claim
+    assert verdicts["forget-linear"] != "not reproduced"
+    assert verdicts["wright-fisher-times"] == "reproduced"
+    # exact arithmetic: M = 2..6 are far above 12%, so only "partially"
+    assert verdicts["diffusion-error"] == "partially reproduced"
+
+
+def test_paper_claims_fail_on_runs_without_the_effect(small_run):
+    """Negative controls: chains stopped before absorption and started from the reversed
+    distribution (so they cannot end on q), word chains that lose nothing (accumulate standing
+    in for replace), and every other policy behaving like replace."""
+    settings, runs = small_run
+    rng = np.random.default_rng(9)
+    unabsorbed = [dataclasses.replace(
+        chains.absorption_experiment(result.name, result.counts[::-1], 1000, 20, rng),
+        counts=result.counts) for result in runs.absorption]
+    replace, accumulate = runs.replace, runs.policies["accumulate"]
+    without = dataclasses.replace(runs, absorption=unabsorbed, replace=accumulate,
+                                  policies={label: replace for label in runs.policies})
+    verdicts = _verdicts(settings, without)
+    for claim in PAPER_CLAIMS:
+        assert verdicts[claim] == "not reproduced", claim

@@ -3,7 +3,7 @@
 Refitting a categorical distribution exactly (by its empirical frequencies) to M samples of
 itself is neutral Wright–Fisher drift with M gene copies: the count vector X_{n+1} of
 generation n+1 is Multinomial(M, X_n / M). This module holds the classic results used to draw
-theory over the simulations of :mod:`collapse.discrete`:
+theory over the simulations of :mod:`collapse.discrete.experiments`:
 
 * two states (one state against the rest; the marginal of any state in a K-state chain is
   exactly this chain): the (M+1)x(M+1) transition matrix, absorption probabilities (= i/M,
@@ -30,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import special, stats
 
-from .loop import check_sample_size
+from ..core.checks import check_sample_size
 
 __all__ = [
     "transition_matrix", "absorption_probabilities", "mean_absorption_time",

@@ -1,6 +1,7 @@
 """Figures of the discrete-distributions chapter (book/discrete.md), in the book's style.
 
-Each function draws one figure from the results of :mod:`collapse.discrete` and returns it:
+Each function draws one figure from (part of) the chapter's runs (:mod:`.experiments`) and
+returns it:
 simulation as medians with 10–90% bands over chains (or means with error bars where the
 quantity is a mean), exact theory as dashed lines, approximations as dotted lines.
 """
@@ -11,10 +12,12 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib import ticker
 
-from . import plotting, wright_fisher
-from .discrete import (COUNT_BUCKETS, AbsorptionResult, AbsorptionTimes, ForgettingTimes,
-                       WikitextRun, ZipfResult, absorption_summary, bucket_of,
-                       loss_time_quantiles_by_count)
+from ..core.loop import History
+from ..publish import plotting
+from . import wright_fisher
+from .chains import (AbsorptionResult, AbsorptionTimes, ZipfResult, absorption_summary,
+                     zipf_loss_order)
+from .words import COUNT_BUCKETS, ForgettingTimes, bucket_of
 
 APPROXIMATION_STYLE = dict(color="#222222", linestyle=":", linewidth=1.4)
 BOUND_STYLE = dict(color="#777777", linestyle="-.", linewidth=1.2)
@@ -145,9 +148,8 @@ def zipf_loss_times(result: ZipfResult):
     transition matrix (dashed), the M -> infinity median 2c/ln 2 (dotted)."""
     fig, axes = plotting.subplots(1, 1, width=6.2, height=3.8)
     ax = axes[0, 0]
-    horizon = result.support.shape[0] - 1
-    distinct, quantiles = loss_time_quantiles_by_count(result.first_loss, result.counts,
-                                                       horizon)
+    horizon = result.history.n_generations
+    distinct, quantiles, _ = zipf_loss_order(result)
     ax.plot(distinct, quantiles[1], "o", ms=3.5, color=plotting.color(0),
             label="simulation: median")
     _censored_band(ax, distinct, quantiles[0], quantiles[2], horizon, plotting.color(0),
@@ -171,10 +173,11 @@ def zipf_diversity(result: ZipfResult):
     """Support size, entropy and Gini–Simpson index against generation (median, 10–90% over
     chains) with the exact means where they exist (dashed)."""
     fig, axes = plotting.subplots(1, 3, width=10.5, height=3.2)
-    generations = np.arange(result.support.shape[0])
-    panels = ((result.support, result.exact_support, "states alive (support size)"),
-              (result.entropy, None, "entropy (bits)"),
-              (result.gini_simpson, result.exact_gini_simpson, "Gini–Simpson 1 − Σp²"))
+    history = result.history
+    generations = history.generations
+    panels = ((history["support"], result.exact_support, "states alive (support size)"),
+              (history["entropy"], None, "entropy (bits)"),
+              (history["gini_simpson"], result.exact_gini_simpson, "Gini–Simpson 1 − Σp²"))
     for ax, (values, exact, label) in zip(axes[0], panels):
         plotting.band(ax, generations, values, label="simulation (median, 10–90%)")
         if exact is not None:
@@ -185,18 +188,19 @@ def zipf_diversity(result: ZipfResult):
     return fig
 
 
-def wikitext_survival(run: WikitextRun, counts: np.ndarray):
+def wikitext_survival(history: History, counts: np.ndarray):
     """Share of word types alive against generation, per original-count bucket (median and
     10–90% over chains), with the Galton–Watson (M -> infinity) expectation dashed."""
     fig, axes = plotting.subplots(1, 1, width=6.8, height=3.9)
     ax = axes[0, 0]
-    generations = np.arange(run.alive_share.shape[0])
+    alive_share = history["alive_share"]
+    generations = np.arange(alive_share.shape[0])
     bucket = bucket_of(counts)
     distinct, inverse = np.unique(counts, return_inverse=True)
     survive = 1.0 - wright_fisher.galton_watson_loss_probability_by(distinct,
                                                                    generations[-1])
     for index, (label, _, _) in enumerate(COUNT_BUCKETS):
-        plotting.band(ax, generations, run.alive_share[:, :, index], seed_axis=1,
+        plotting.band(ax, generations, alive_share[:, :, index], seed_axis=1,
                       label=f"count {label} ({(bucket == index).sum():,} types)",
                       color=plotting.color(index))
         expected = survive[:, inverse[bucket == index]].mean(axis=1)
@@ -214,13 +218,14 @@ def wikitext_survival(run: WikitextRun, counts: np.ndarray):
     return fig
 
 
-def forgetting_time(times: ForgettingTimes, horizon: int):
+def forgetting_time(times: ForgettingTimes):
     """Median generation at which a word type is forgotten against its original count
     (pooled over types and chains, 10–90% band), with the Galton–Watson median (dashed), its
     linear large-count form 2c/ln 2 (dotted) and Suresh et al.'s lower bound c/ln 2.
     Hollow points: counts whose median the finite run biases (excluded from the slope)."""
     fig, axes = plotting.subplots(1, 1, width=6.2, height=3.8)
     ax = axes[0, 0]
+    horizon = times.horizon
     median = times.quantiles[1]
     shown = np.isfinite(median)
     reliable = times.reliable
@@ -247,15 +252,15 @@ def forgetting_time(times: ForgettingTimes, horizon: int):
     return fig
 
 
-def policy_survival(runs: Mapping[str, WikitextRun]):
+def policy_survival(runs: Mapping[str, History]):
     """Share of word types alive per original-count bucket (and overall) under each data
     policy: median and 10–90% over chains."""
     fig, axes = plotting.subplots(2, 3, width=10.5, height=5.8, sharex=True, sharey=True)
     titles = [f"original count {label}" for label, _, _ in COUNT_BUCKETS] + ["all types"]
     for panel, (ax, title) in enumerate(zip(axes.ravel(), titles)):
-        for index, (label, run) in enumerate(runs.items()):
-            generations = np.arange(run.alive_share.shape[0])
-            plotting.band(ax, generations, run.alive_share[:, :, panel], seed_axis=1,
+        for index, (label, history) in enumerate(runs.items()):
+            generations = np.arange(history.n_generations + 1)
+            plotting.band(ax, generations, history["alive_share"][:, :, panel], seed_axis=1,
                           label=label, color=plotting.color(index))
         ax.set(title=title, ylim=(0, 1.03))
     for ax in axes[1]:
@@ -266,16 +271,16 @@ def policy_survival(runs: Mapping[str, WikitextRun]):
     return fig
 
 
-def policy_distance(runs: Mapping[str, WikitextRun]):
+def policy_distance(runs: Mapping[str, History]):
     """Entropy (left) and total-variation distance to the real unigram distribution (right)
     under each data policy: median and 10–90% over chains."""
     fig, axes = plotting.subplots(1, 2, width=9.5, height=3.4)
-    for index, (label, run) in enumerate(runs.items()):
-        generations = np.arange(run.entropy.shape[0])
-        plotting.band(axes[0, 0], generations, run.entropy, seed_axis=1, label=label,
+    for index, (label, history) in enumerate(runs.items()):
+        generations = np.arange(history.n_generations + 1)
+        plotting.band(axes[0, 0], generations, history["entropy"], seed_axis=1, label=label,
                       color=plotting.color(index))
-        plotting.band(axes[0, 1], generations, run.total_variation, seed_axis=1, label=label,
-                      color=plotting.color(index))
+        plotting.band(axes[0, 1], generations, history["total_variation"], seed_axis=1,
+                      label=label, color=plotting.color(index))
     axes[0, 0].set(xlabel="generation n", ylabel="entropy (bits)", title="entropy")
     axes[0, 1].set(xlabel="generation n", ylabel="total variation to real",
                    title="distance to the real unigram distribution")
