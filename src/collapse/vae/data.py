@@ -1,9 +1,11 @@
-"""MNIST from IDX files in the data root (the `paper` profile of the VAE chapter).
+"""The VAE chapter's images: scikit-learn's 8x8 digits, or MNIST read from IDX files in the
+data root (the `paper` profile).
 
-The four files live in ``<data root>/mnist/`` (``collapse.data.data_root()``), gzipped or not:
-``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
-``t10k-labels-idx1-ubyte``. Nothing here touches the network except :func:`download_mnist`,
-an explicit opt-in for users with a network; it is never called by the chapter or the tests.
+The four MNIST files live in ``<data root>/mnist/`` (:func:`collapse.core.data.data_root`),
+gzipped or not: ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``. Nothing here touches the network except
+:func:`download_mnist`, an explicit opt-in for users with a network; it is never called by the
+chapter or the tests.
 
 IDX format (LeCun et al.): a big-endian header ``0x00 0x00 <type code> <number of dims>``, one
 big-endian uint32 per dimension, then the values in C order, big-endian.
@@ -18,12 +20,54 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from .data import DataError, data_root, read_checksums, sha256_of
-from .loop import atomic_write_bytes
+from ..core.data import DataError, data_root, read_checksums, verified_file
+from ..core.io import atomic_write_bytes, sha256_of
 
-__all__ = ["read_idx", "write_idx", "mnist_folder", "load_mnist", "download_mnist",
-           "MNIST_FILES", "MNIST_SPLITS"]
+__all__ = ["DATASETS", "load_images", "check_images", "read_idx", "write_idx", "mnist_folder",
+           "load_mnist", "download_mnist", "MNIST_FILES", "MNIST_SPLITS"]
+
+DATASETS = ("digits", "mnist")
+
+
+def check_images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
+    """Validate an image batch: float tensor (N, 1, H, W), N >= 1, H = W divisible by 4, values
+    in [0, 1] (BCE targets). Returns it unchanged; raises ValueError naming ``name``."""
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point():
+        raise ValueError(f"{name} must be a float torch.Tensor of shape (N, 1, H, W), "
+                         f"got {type(images).__name__}")
+    if images.ndim != 4 or images.shape[1] != 1 or images.shape[0] < 1:
+        raise ValueError(f"{name} must have shape (N >= 1, 1, H, W), got {tuple(images.shape)}")
+    height, width = images.shape[2:]
+    if height != width or height % 4 or height < 4:
+        raise ValueError(f"{name} must be square with a side divisible by 4 (two stride-2 "
+                         f"convolutions), got {height}x{width}")
+    if not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1:
+        raise ValueError(f"{name} must hold finite values in [0, 1] (pixel intensities, the "
+                         f"BCE targets)")
+    return images
+
+
+def load_images(dataset: str, split: str = "train") -> tuple[torch.Tensor, np.ndarray]:
+    """Real images (N, 1, H, W) float32 in [0, 1] and their labels (N,).
+
+    ``digits``: scikit-learn's bundled 8x8 digits (1,797 images, pixel values 0..16 divided by
+    16; ``split`` is ignored, all images are used). ``mnist``: 28x28 MNIST ``split`` read from
+    ``<data root>/mnist`` (pixel values 0..255 divided by 255).
+    """
+    if dataset == "digits":
+        from sklearn.datasets import load_digits
+        bunch = load_digits()
+        images = torch.tensor(bunch.images / 16.0, dtype=torch.float32)
+        labels = bunch.target
+    elif dataset == "mnist":
+        raw, labels = load_mnist(split)
+        images = torch.tensor(raw, dtype=torch.float32) / 255.0
+    else:
+        raise ValueError(f"unknown dataset {dataset!r}; allowed: {', '.join(DATASETS)}")
+    return check_images(images.unsqueeze(1)), np.asarray(labels, dtype=np.int64)
+
 
 # IDX type code -> numpy dtype (big-endian where it matters)
 IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
@@ -101,14 +145,18 @@ def mnist_folder(root: str | os.PathLike | None = None) -> Path:
     return Path(root) / "mnist" if root is not None else data_root() / "mnist"
 
 
+def _how_to_get(folder: Path) -> str:
+    return (f"Put the four MNIST IDX files in {folder} (gzipped or not), point "
+            f"COLLAPSE_DATA_DIR at a folder holding mnist/, or, on a machine with a network, "
+            f"call collapse.vae.data.download_mnist() once.")
+
+
 def _find(folder: Path, stem: str) -> Path:
     for name in (stem, stem + ".gz"):
         if (folder / name).is_file():
             return folder / name
-    raise DataError(
-        f"MNIST file {stem} (or {stem}.gz) is missing from {folder}. Put the four MNIST IDX "
-        f"files there (gzipped or not), point COLLAPSE_DATA_DIR at a folder holding mnist/, or, "
-        f"on a machine with a network, call collapse.mnist.download_mnist() once.")
+    raise DataError(f"MNIST file {stem} (or {stem}.gz) is missing from {folder}. "
+                    f"{_how_to_get(folder)}")
 
 
 def load_mnist(split: str = "train", root: str | os.PathLike | None = None
@@ -116,18 +164,18 @@ def load_mnist(split: str = "train", root: str | os.PathLike | None = None
     """MNIST ``split`` ('train' or 'test'): images (N, H, W) uint8 and labels (N,) uint8.
 
     When the folder holds a ``SHA256SUMS`` file (written by :func:`download_mnist`), each file
-    is checked against it; a mismatch raises :class:`DataError`.
+    it lists is checked against it (:func:`collapse.core.data.verified_file`); a mismatch
+    raises :class:`DataError`.
     """
     if split not in MNIST_SPLITS:
         raise ValueError(f"unknown MNIST split {split!r}; allowed: {', '.join(MNIST_SPLITS)}")
     folder = mnist_folder(root)
     paths = [_find(folder, stem) for stem in MNIST_SPLITS[split]]
     if (folder / "SHA256SUMS").is_file():
-        expected = read_checksums(folder)
+        listed = read_checksums(folder)
         for path in paths:
-            if path.name in expected and sha256_of(path) != expected[path.name]:
-                raise DataError(f"{path} does not match its sha256 in {folder / 'SHA256SUMS'}; "
-                                f"replace it with the original file")
+            if path.name in listed:
+                verified_file(folder, path.name, _how_to_get(folder))
     images, labels = (read_idx(path) for path in paths)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DataError(f"{paths[0]}: expected uint8 images of shape (N, H, W), got "

@@ -1,0 +1,140 @@
+"""The authors' convolutional VAE, its loss (the negative ELBO) and its training loop.
+
+Nothing here knows about generations: :mod:`collapse.vae.family` wraps training as the loop's
+``fit``.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..core.checks import check_sample_size
+
+if TYPE_CHECKING:
+    from .family import ImageSampler
+
+__all__ = ["ConvVAE", "vae_loss", "build_vae", "resolve_device", "batch_sizes_for_epoch",
+           "train_vae"]
+
+
+class ConvVAE(nn.Module):
+    """The authors' convolutional VAE, for square images of side ``image_size`` (28 for MNIST,
+    8 for the digits). With capacity c and latent dimension d:
+
+    encoder: conv 4x4/2 (1 -> c), ReLU, conv 4x4/2 (c -> 2c), ReLU, flatten, two linear maps to
+    the latent mean and log-variance (d each); decoder: linear (d -> 2c·s²), reshape to
+    (2c, s, s) with s = image_size/4, transposed conv 4x4/2 (2c -> c), ReLU, transposed conv
+    4x4/2 (c -> 1), sigmoid: the Bernoulli means of the pixels. MNIST, c = 64, d = 20: 647,081
+    parameters.
+    """
+
+    def __init__(self, image_size: int = 28, capacity: int = 64, latent_dim: int = 20):
+        super().__init__()
+        self.image_size = check_sample_size(image_size, "image_size", minimum=4)
+        if image_size % 4:
+            raise ValueError(f"image_size must be divisible by 4, got {image_size}")
+        self.capacity = check_sample_size(capacity, "capacity", minimum=1)
+        self.latent_dim = check_sample_size(latent_dim, "latent_dim", minimum=1)
+        c, side = capacity, image_size // 4
+        self.feature_shape = (2 * c, side, side)
+        features = 2 * c * side * side
+        self.encoder_conv1 = nn.Conv2d(1, c, kernel_size=4, stride=2, padding=1)
+        self.encoder_conv2 = nn.Conv2d(c, 2 * c, kernel_size=4, stride=2, padding=1)
+        self.to_mean = nn.Linear(features, latent_dim)
+        self.to_log_variance = nn.Linear(features, latent_dim)
+        self.from_latent = nn.Linear(latent_dim, features)
+        self.decoder_conv2 = nn.ConvTranspose2d(2 * c, c, kernel_size=4, stride=2, padding=1)
+        self.decoder_conv1 = nn.ConvTranspose2d(c, 1, kernel_size=4, stride=2, padding=1)
+        self.training_losses: list[float] = []  # set by train_vae: mean loss of each epoch
+
+    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(latent means, latent log-variances), each (N, d), of images (N, 1, H, W)."""
+        hidden = F.relu(self.encoder_conv2(F.relu(self.encoder_conv1(images))))
+        hidden = hidden.flatten(1)
+        return self.to_mean(hidden), self.to_log_variance(hidden)
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Pixel Bernoulli means (N, 1, H, W) in (0, 1) of latents (N, d)."""
+        hidden = self.from_latent(latents).view(-1, *self.feature_shape)
+        return torch.sigmoid(self.decoder_conv1(F.relu(self.decoder_conv2(hidden))))
+
+    def forward(self, images: torch.Tensor, noise: torch.Tensor):
+        """(reconstruction means, latent means, log-variances) with the reparameterised
+        z = mean + exp(log-variance / 2) · noise, noise (N, d) standard normal."""
+        mean, log_variance = self.encode(images)
+        latents = mean + torch.exp(0.5 * log_variance) * noise
+        return self.decode(latents), mean, log_variance
+
+
+def vae_loss(reconstruction: torch.Tensor, images: torch.Tensor, mean: torch.Tensor,
+             log_variance: torch.Tensor, kl_weight: float = 1.0) -> torch.Tensor:
+    """The negative ELBO summed over a batch: binary cross-entropy of the images under the
+    pixel Bernoulli means, plus ``kl_weight`` x KL(N(mean, exp(log_variance)) || N(0, I)) in
+    closed form, -1/2 Σ (1 + log σ² - μ² - σ²). Summed over pixels, latent dimensions and
+    images. ``kl_weight`` = 1 is the authors' loss (the ELBO)."""
+    cross_entropy = F.binary_cross_entropy(reconstruction, images, reduction="sum")
+    kl = -0.5 * torch.sum(1 + log_variance - mean.pow(2) - log_variance.exp())
+    return cross_entropy + kl_weight * kl
+
+
+def build_vae(image_size: int, capacity: int, latent_dim: int, seed: int,
+              device: torch.device | str = "cpu") -> ConvVAE:
+    """A freshly initialised :class:`ConvVAE` (PyTorch's default initialisation), its weights
+    a deterministic function of ``seed``; the global torch random state is left untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = ConvVAE(image_size, capacity, latent_dim)
+    return model.to(device)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; otherwise ``torch.device(device)``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; allowed: 'auto', 'cpu', 'cuda', "
+                         f"'cuda:N'") from None
+
+
+def batch_sizes_for_epoch(images_per_epoch: int, batch_size: int) -> list[int]:
+    """Batch sizes of one epoch of ``images_per_epoch`` images (the last batch is partial)."""
+    images_per_epoch = check_sample_size(images_per_epoch, "images_per_epoch", minimum=1)
+    batch_size = check_sample_size(batch_size, "batch_size", minimum=1)
+    full, rest = divmod(images_per_epoch, batch_size)
+    return [batch_size] * full + ([rest] if rest else [])
+
+
+def train_vae(model: ConvVAE, data: "ImageSampler", epochs: int, batch_sizes: Sequence[int],
+              learning_rate: float, weight_decay: float, generator: torch.Generator,
+              kl_weight: float = 1.0) -> list[float]:
+    """Train ``model`` in place with Adam on batches drawn from ``data``; returns the mean
+    negative ELBO per image of each epoch (nats), also kept as ``model.training_losses`` (so a
+    per-generation metric can read it from the model alone)."""
+    epochs = check_sample_size(epochs, "epochs", minimum=1)
+    device = next(model.parameters()).device
+    optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate,
+                                 weight_decay=weight_decay)
+    model.train()
+    losses = []
+    for _ in range(epochs):
+        total, count = 0.0, 0
+        for images in data.epoch(batch_sizes, generator):
+            images = images.to(device)
+            noise = torch.randn(images.shape[0], model.latent_dim, generator=generator,
+                                device=generator.device).to(device)
+            reconstruction, mean, log_variance = model(images, noise)
+            loss = vae_loss(reconstruction, images, mean, log_variance, kl_weight)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            total, count = total + float(loss.detach()), count + images.shape[0]
+        losses.append(total / count)
+    model.eval()
+    model.requires_grad_(False)
+    model.training_losses = losses
+    return losses
