@@ -10,19 +10,23 @@ import dataclasses
 import hashlib
 import math
 import pickle
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 
+from collapse import language_model
 from collapse.core import data
 from collapse.core.family import GenerationContext
 from collapse.language_model import data as lm_data
 from collapse.language_model import experiments
 from collapse.language_model import model as lm_model
 from collapse.language_model.family import LMCheckpointer, load_base
-from collapse.language_model.runs import QUANTILES
+from collapse.language_model.runs import QUANTILES, LMRun
 from collapse.publish import profiles
+from collapse.publish.records import ChapterRecord
 
 WORDS = ("the of and in to a was is for on as by with his at from that it an were which "
          "album song river city band game church war film team ship station road army king "
@@ -279,6 +283,8 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tiny_data, tmp_pa
     job = _job(settings)
     with pytest.raises(KeyboardInterrupt):
         experiments.run_job(job, interrupt_after=1)
+    # the generation-0 scorer travels in the checkpoint's fold: generation 0's file is not needed
+    (job.checkpoint_directory / "generation-000000.pkl").unlink()
     resumed = experiments.run_job(job)
     assert resumed["resumed_from"] == 1
     fresh = experiments.run_job(
@@ -332,3 +338,78 @@ def test_paper_profile_code_path_with_a_tiny_pretrained_stand_in(tiny_data, monk
     assert (paper["lr"], paper["eta_min"], paper["batch_size"], paper["n_seeds"]) == \
         (2e-5, 1e-6, 128, 5)
 
+
+# --------------------------------------------------------------------------- claims
+def synthetic_runs(effect: bool, n_seeds: int = 3, n_generations: int = 4,
+                   n_blocks: int = 400) -> LMRun:
+    """An LMRun built from made-up metrics (no model, no data): with ``effect`` every claim's
+    effect is present (gradual degradation without real data, little with 10% kept, data
+    shifting to low perplexity with a long tail, rare words lost, ablations as the paper);
+    without it, the negative control of each claim (damage all at once and small, kept real
+    data no help, data less probable and narrower, no word lost first, penalty helping,
+    accumulating worse)."""
+    generations = np.arange(n_generations + 1)
+    z = stats.norm.ppf((np.arange(n_blocks) + 0.5) / n_blocks)  # exact normal quantiles
+    if effect:
+        final = {"no_real": 1.7, "keep_10pct": 1.1}
+        curve = {name: 1 + (value - 1) * generations / n_generations
+                 for name, value in final.items()}  # gradual climb to ``final``
+        medians, sigmas = 100 * 0.95 ** generations, 0.4 + 0.1 * generations
+        rare, zero_shot = 0.2, 100.0
+        ablations = {"penalty 1.0": 1.5, "penalty 2.0": 1.9, "penalty 3.0": 1.8,
+                     "sampling T=1": 1.3, "accumulate": 1.1}
+    else:
+        curve = {name: np.where(generations > 0, 1.05, 1.0)  # at once, and small
+                 for name in ("no_real", "keep_10pct")}
+        medians, sigmas = 100 * 1.05 ** generations, 0.4 / (1 + generations)
+        rare, zero_shot = 1.0, 34.0
+        ablations = {"penalty 1.0": 1.3, "penalty 2.0": 1.0, "penalty 3.0": 1.0,
+                     "sampling T=1": 1.2, "accumulate": 1.5}
+    shares = np.ones((n_generations + 1, len(lm_data.FREQUENCY_BUCKETS)))
+    shares[1:, 0] = rare
+    shares[:, -1] = np.nan  # no type seen ≥ 64 times: the highest bucket present is used
+    sequences = medians[:, None] * np.exp(sigmas[:, None] * z[None, :])
+
+    def job(kind, setting, seed_index=0):
+        return SimpleNamespace(kind=kind, setting=setting, seed_index=seed_index,
+                               n_generations=n_generations)
+
+    results = [{"job": job("main", name, seed),
+                "metrics": {"test_perplexity": 34.0 * curve[name] * (1 + 0.01 * seed),
+                            "sequence_perplexity": sequences, "word_type_share": shares}}
+               for name in curve for seed in range(n_seeds)]
+    results += [{"job": job("ablation", name),
+                 "metrics": {"test_perplexity": 34.0 * np.array([1.0, ratio])}}
+                for name, ratio in ablations.items()]
+    settings = profiles.settings("language_model", "smoke", n_seeds=n_seeds,
+                                 n_generations=n_generations)
+    base = experiments.BaseInfo("", "", {"zero_shot_test_perplexity": zero_shot})
+    return LMRun(settings=settings, base=base, results=results, seconds=0.0,
+                 main_peak_rss_mb=0.0)
+
+
+@pytest.mark.parametrize("effect", [True, False])
+def test_every_claim_gets_a_verdict_and_each_can_fail(effect):
+    """language_model.claims on synthetic runs: the effect run reproduces every claim, the
+    negative control reproduces none (each criterion can fail)."""
+    runs = synthetic_runs(effect)
+    record = ChapterRecord("language_model", runs.settings)
+    language_model.declare_claims(record, runs.settings)
+    verdicts = language_model.evaluate_claims(record, runs)
+    assert set(verdicts) == set(record.claims) and len(verdicts) == 9
+    assert all(claim.measured for claim in record.claims.values())
+    expected = "reproduced" if effect else "not reproduced"
+    assert verdicts == {claim: expected for claim in verdicts}
+
+
+def test_claim_criteria_grade_partial_results():
+    """Between the effect and its absence: the criteria's 'partially' branches."""
+    runs = synthetic_runs(True)
+    for result in runs.jobs("main", "no_real"):  # degrades, but by 1.15 and mostly at once
+        result["metrics"]["test_perplexity"] = 34.0 * np.array([1.0, 1.14, 1.15, 1.15, 1.15])
+    record = ChapterRecord("language_model", runs.settings)
+    language_model.declare_claims(record, runs.settings)
+    verdicts = language_model.evaluate_claims(record, runs)
+    assert verdicts["degrades-without-real-data"] == "partially reproduced"
+    assert verdicts["degradation-is-gradual"] == "not reproduced"
+    assert verdicts["real-data-limits-damage"] == "partially reproduced"  # 1.1 < 1.15 only
