@@ -6,15 +6,27 @@ shared data, the network, or the user's _build.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import pickle
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 
-from collapse import data, language_model, lm_data, lm_model, profiles
+from collapse import language_model
+from collapse.core import data
+from collapse.core.family import GenerationContext
+from collapse.language_model import data as lm_data
+from collapse.language_model import experiments
+from collapse.language_model import model as lm_model
+from collapse.language_model.family import LMCheckpointer, load_base
+from collapse.language_model.runs import QUANTILES, LMRun
+from collapse.publish import profiles
+from collapse.publish.records import ChapterRecord
 
 WORDS = ("the of and in to a was is for on as by with his at from that it an were which "
          "album song river city band game church war film team ship station road army king "
@@ -93,13 +105,13 @@ def test_checksum_mismatch_gives_a_clear_error(tiny_data):
     with pytest.raises(data.DataError, match="sha256"):
         data.read_wikitext("validation")
     with pytest.raises(data.DataError, match="sha256"):
-        language_model.prepare_base(tiny_settings())
+        experiments.prepare_base(tiny_settings())
 
 
 def test_missing_split_says_what_is_missing(tiny_data):
     (tiny_data / data.WIKITEXT_SPLITS["test"]).unlink()
     with pytest.raises(data.DataError, match="wiki.test.raw is missing"):
-        language_model.prepare_base(tiny_settings())
+        experiments.prepare_base(tiny_settings())
 
 
 def test_blocks_are_consecutive_64_token_pieces(tiny_data):
@@ -193,24 +205,24 @@ def test_bad_inputs_raise_value_errors_naming_the_parameter(tiny_data):
     with pytest.raises(ValueError, match="unknown profile"):
         profiles.settings("language_model", "huge")
     settings = tiny_settings()
-    base = language_model.prepare_base(settings)
+    base = experiments.prepare_base(settings)
     with pytest.raises(ValueError, match="prompt_source"):
-        language_model.make_jobs({**settings, "prompt_source": "elsewhere"}, base)
+        experiments.make_jobs({**settings, "prompt_source": "elsewhere"}, base)
     with pytest.raises(ValueError, match="fraction"):
-        language_model.make_jobs({**settings, "settings": {"x": {"epochs": 1,
+        experiments.make_jobs({**settings, "settings": {"x": {"epochs": 1,
                                                                   "real_fraction": 1.5}}}, base)
     with pytest.raises(ValueError, match="n_seeds"):
-        language_model.make_jobs({**settings, "n_seeds": 0}, base)
+        experiments.make_jobs({**settings, "n_seeds": 0}, base)
 
 
 # --------------------------------------------------------------------------- the loop
 @pytest.mark.slow
 def test_two_generation_loop_with_both_settings_through_joblib(tiny_data):
     settings = tiny_settings(n_jobs=2, backend="loky")
-    run = language_model.run_experiment(settings, log=None)
+    run = experiments.run_experiment(settings)
     assert sorted(run.setting_names) == ["keep_10pct", "no_real"]
     base_dir = run.base.directory
-    tokenizer, corpus = language_model.load_base(base_dir)[:2]
+    tokenizer, corpus = load_base(base_dir)[:2]
     real = corpus.finetune[:settings["n_finetune_blocks"]]
     for name in run.setting_names:
         (result,) = run.jobs("main", name)
@@ -223,17 +235,17 @@ def test_two_generation_loop_with_both_settings_through_joblib(tiny_data):
         np.testing.assert_array_equal(metrics["word_type_share"][0][
             ~np.isnan(metrics["word_type_share"][0])], 1.0)  # generation 0 trains on real text
         # generation 0's histogram = real blocks scored by the generation-0 model itself
-        saved = language_model.LMCheckpointer(result["directory"]).load(0)
+        saved = LMCheckpointer(result["directory"]).load(0)
         np.testing.assert_array_equal(saved["data"], real)
         assert np.all(np.diff(metrics["sequence_perplexity_quantiles"][0]) >= 0)
-        kept = language_model.LMCheckpointer(result["directory"]).load(2)["data"]
+        kept = LMCheckpointer(result["directory"]).load(2)["data"]
         real_rows = {row.tobytes() for row in real}
         n_real = sum(row.tobytes() in real_rows for row in kept)
         assert n_real == (1 if name == "keep_10pct" else 0)  # round(0.1 * 10) original blocks
     (ablation,) = run.jobs("ablation")
     assert ablation["metrics"]["test_perplexity"].shape == (2,)
     assert "sequence_perplexity" not in ablation["metrics"]
-    assert run.pooled_quantiles("no_real").shape == (3, len(language_model.QUANTILES))
+    assert run.pooled_quantiles("no_real").shape == (3, len(QUANTILES))
 
 
 @pytest.mark.parametrize("prompt_source", ["original", "current"])
@@ -241,7 +253,7 @@ def test_prompts_are_the_original_blocks_or_the_current_data(tiny_data, monkeypa
                                                              prompt_source):
     settings = tiny_settings(prompt_source=prompt_source)
     job = _job(settings)
-    family = language_model.LanguageModelFamily(job)
+    family = experiments.family_for(job)
     seen = []
 
     def fake_generate(model, prompts, decoding, rng, batch_size):
@@ -251,7 +263,7 @@ def test_prompts_are_the_original_blocks_or_the_current_data(tiny_data, monkeypa
     monkeypatch.setattr(lm_model, "generate_continuations", fake_generate)
     monkeypatch.setattr(family, "load", lambda model: None)  # no weights needed here
     real, previous = np.arange(40).reshape(10, 4), 100 + np.arange(40).reshape(10, 4)
-    context = language_model.GenerationContext(generation=1, real=real, previous=previous)
+    context = GenerationContext(generation=1, real=real, previous=previous)
     out = family.generate(None, 10, np.random.default_rng(0), context)
     assert out.shape == (10, 64)
     np.testing.assert_array_equal(seen[0], real if prompt_source == "original" else previous)
@@ -261,8 +273,8 @@ def test_prompts_are_the_original_blocks_or_the_current_data(tiny_data, monkeypa
 
 
 def _job(settings, setting="no_real"):
-    base = language_model.prepare_base(settings)
-    return [job for job in language_model.make_jobs(settings, base)
+    base = experiments.prepare_base(settings)
+    return [job for job in experiments.make_jobs(settings, base)
             if job.setting == setting][0]
 
 
@@ -270,16 +282,18 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tiny_data, tmp_pa
     settings = tiny_settings()
     job = _job(settings)
     with pytest.raises(KeyboardInterrupt):
-        language_model.run_job(job, interrupt_after=1)
-    resumed = language_model.run_job(job)
+        experiments.run_job(job, interrupt_after=1)
+    # the generation-0 scorer travels in the checkpoint's fold: generation 0's file is not needed
+    (job.checkpoint_directory / "generation-000000.pkl").unlink()
+    resumed = experiments.run_job(job)
     assert resumed["resumed_from"] == 1
-    fresh = language_model.run_job(
-        language_model.dataclasses.replace(job, cache_directory=str(tmp_path / "elsewhere")))
+    fresh = experiments.run_job(
+        dataclasses.replace(job, cache_directory=str(tmp_path / "elsewhere")))
     assert fresh["resumed_from"] is None
     for name in ("test_perplexity", "sequence_perplexity", "example", "distinct_n"):
         np.testing.assert_allclose(resumed["metrics"][name], fresh["metrics"][name], rtol=1e-5)
     # a finished run is reused, not recomputed; both sessions' compute is on record
-    reused = language_model.run_job(job)
+    reused = experiments.run_job(job)
     assert reused["resumed_from"] == settings["n_generations"]
     assert reused["timing"]["generations"] == settings["n_generations"] + 1
     assert reused["timing"]["cpu_seconds"] > 0
@@ -288,12 +302,12 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tiny_data, tmp_pa
 def test_corrupt_checkpoint_is_detected_and_recomputed(tiny_data):
     settings = tiny_settings()
     job = _job(settings)
-    first = language_model.run_job(job)
+    first = experiments.run_job(job)
     last = job.checkpoint_directory / "generation-000002.pkl"
     payload = bytearray(last.read_bytes())
     payload[len(payload) // 2] ^= 0xFF  # flip bits in the middle of the pickle
     last.write_bytes(bytes(payload))
-    again = language_model.run_job(job)
+    again = experiments.run_job(job)
     assert again["resumed_from"] == 1  # the damaged generation 2 was not trusted
     np.testing.assert_allclose(again["metrics"]["test_perplexity"],
                                first["metrics"]["test_perplexity"], rtol=1e-5)
@@ -316,10 +330,86 @@ def test_paper_profile_code_path_with_a_tiny_pretrained_stand_in(tiny_data, monk
         n_selection_blocks=4, n_test_blocks=4, batch_size=4, threads_per_job=1,
         settings={"no_real": {"epochs": 1, "real_fraction": 0.0}},
         ablation={"n_finetune_blocks": 4, "n_generations": 1, "epochs": 1, "variants": {}})
-    run = language_model.run_experiment(settings, log=None)
+    run = experiments.run_experiment(settings)
     assert calls == ["facebook/opt-125m"]
     assert run.base.info["blocks"]["pretrain"] == 0 and "pretrain_tokens" not in run.base.info
     assert run.metric("test_perplexity", "no_real").shape == (1, 2)
     paper = profiles.PROFILES["language_model"]["paper"]  # the released script's values
     assert (paper["lr"], paper["eta_min"], paper["batch_size"], paper["n_seeds"]) == \
         (2e-5, 1e-6, 128, 5)
+
+
+# --------------------------------------------------------------------------- claims
+def synthetic_runs(effect: bool, n_seeds: int = 3, n_generations: int = 4,
+                   n_blocks: int = 400) -> LMRun:
+    """An LMRun built from made-up metrics (no model, no data): with ``effect`` every claim's
+    effect is present (gradual degradation without real data, little with 10% kept, data
+    shifting to low perplexity with a long tail, rare words lost, ablations as the paper);
+    without it, the negative control of each claim (damage all at once and small, kept real
+    data no help, data less probable and narrower, no word lost first, penalty helping,
+    accumulating worse)."""
+    generations = np.arange(n_generations + 1)
+    z = stats.norm.ppf((np.arange(n_blocks) + 0.5) / n_blocks)  # exact normal quantiles
+    if effect:
+        final = {"no_real": 1.7, "keep_10pct": 1.1}
+        curve = {name: 1 + (value - 1) * generations / n_generations
+                 for name, value in final.items()}  # gradual climb to ``final``
+        medians, sigmas = 100 * 0.95 ** generations, 0.4 + 0.1 * generations
+        rare, zero_shot = 0.2, 100.0
+        ablations = {"penalty 1.0": 1.5, "penalty 2.0": 1.9, "penalty 3.0": 1.8,
+                     "sampling T=1": 1.3, "accumulate": 1.1}
+    else:
+        curve = {name: np.where(generations > 0, 1.05, 1.0)  # at once, and small
+                 for name in ("no_real", "keep_10pct")}
+        medians, sigmas = 100 * 1.05 ** generations, 0.4 / (1 + generations)
+        rare, zero_shot = 1.0, 34.0
+        ablations = {"penalty 1.0": 1.3, "penalty 2.0": 1.0, "penalty 3.0": 1.0,
+                     "sampling T=1": 1.2, "accumulate": 1.5}
+    shares = np.ones((n_generations + 1, len(lm_data.FREQUENCY_BUCKETS)))
+    shares[1:, 0] = rare
+    shares[:, -1] = np.nan  # no type seen ≥ 64 times: the highest bucket present is used
+    sequences = medians[:, None] * np.exp(sigmas[:, None] * z[None, :])
+
+    def job(kind, setting, seed_index=0):
+        return SimpleNamespace(kind=kind, setting=setting, seed_index=seed_index,
+                               n_generations=n_generations)
+
+    results = [{"job": job("main", name, seed),
+                "metrics": {"test_perplexity": 34.0 * curve[name] * (1 + 0.01 * seed),
+                            "sequence_perplexity": sequences, "word_type_share": shares}}
+               for name in curve for seed in range(n_seeds)]
+    results += [{"job": job("ablation", name),
+                 "metrics": {"test_perplexity": 34.0 * np.array([1.0, ratio])}}
+                for name, ratio in ablations.items()]
+    settings = profiles.settings("language_model", "smoke", n_seeds=n_seeds,
+                                 n_generations=n_generations)
+    base = experiments.BaseInfo("", "", {"zero_shot_test_perplexity": zero_shot})
+    return LMRun(settings=settings, base=base, results=results, seconds=0.0,
+                 main_peak_rss_mb=0.0)
+
+
+@pytest.mark.parametrize("effect", [True, False])
+def test_every_claim_gets_a_verdict_and_each_can_fail(effect):
+    """language_model.claims on synthetic runs: the effect run reproduces every claim, the
+    negative control reproduces none (each criterion can fail)."""
+    runs = synthetic_runs(effect)
+    record = ChapterRecord("language_model", runs.settings)
+    language_model.declare_claims(record, runs.settings)
+    verdicts = language_model.evaluate_claims(record, runs)
+    assert set(verdicts) == set(record.claims) and len(verdicts) == 9
+    assert all(claim.measured for claim in record.claims.values())
+    expected = "reproduced" if effect else "not reproduced"
+    assert verdicts == {claim: expected for claim in verdicts}
+
+
+def test_claim_criteria_grade_partial_results():
+    """Between the effect and its absence: the criteria's 'partially' branches."""
+    runs = synthetic_runs(True)
+    for result in runs.jobs("main", "no_real"):  # degrades, but by 1.15 and mostly at once
+        result["metrics"]["test_perplexity"] = 34.0 * np.array([1.0, 1.14, 1.15, 1.15, 1.15])
+    record = ChapterRecord("language_model", runs.settings)
+    language_model.declare_claims(record, runs.settings)
+    verdicts = language_model.evaluate_claims(record, runs)
+    assert verdicts["degrades-without-real-data"] == "partially reproduced"
+    assert verdicts["degradation-is-gradual"] == "not reproduced"
+    assert verdicts["real-data-limits-damage"] == "partially reproduced"  # 1.1 < 1.15 only

@@ -1,7 +1,10 @@
-"""Figures and tables of the language-model chapter (book style from :mod:`collapse.plotting`).
+"""Figures, tables and text of the language-model chapter (book style from
+:mod:`collapse.publish.plotting`).
 
-Each function draws one figure from a :class:`collapse.language_model.LMRun` and returns the
-matplotlib figure; the chapter only calls them. Paper references: Figure 1a (test perplexity
+Each ``figure_*`` function draws one figure from a
+:class:`~collapse.language_model.runs.LMRun` and returns the matplotlib figure; the
+``*_text`` and ``*_table`` functions return the chapter's Markdown/HTML built from the same
+run; the chapter only calls them. Paper references: Figure 1a (test perplexity
 per generation, mean ± sd over 5 seeds: 34 for "Real", +20–28 points by generation 9 without
 original data, "minor" degradation with 10% kept) and Figure 1b/c (histograms of the
 per-sequence perplexity of each generation's training data scored by the generation-0 model).
@@ -13,8 +16,9 @@ import os
 
 import numpy as np
 
-from . import lm_data, plotting
-from .language_model import QUANTILES, LMRun
+from ..publish import plotting
+from . import data as lm_data
+from .runs import QUANTILES, LMRun
 
 SETTING_LABELS = {"no_real": "(a) 5 epochs, no original data",
                   "keep_10pct": "(b) 10 epochs, 10% original data kept"}
@@ -42,17 +46,17 @@ def mean_sd(ax, x, values, label, color, **kwargs):
     return line
 
 
-def figure_test_perplexity(run: LMRun):
+def figure_test_perplexity(runs: LMRun):
     """Figure 1a re-derived: test perplexity per generation (left) and its ratio to
     generation 0 (right), mean ± sd over seeds, for both settings."""
     fig, axes = plotting.subplots(1, 2, width=10.5, height=3.8)
-    x = run.generations
-    for index, name in enumerate(run.setting_names):
-        values = run.metric("test_perplexity", name)
+    x = runs.generations
+    for index, name in enumerate(runs.setting_names):
+        values = runs.metric("test_perplexity", name)
         mean_sd(axes[0, 0], x, values, setting_label(name), plotting.color(index))
-        mean_sd(axes[0, 1], x, run.perplexity_ratio(name), setting_label(name),
+        mean_sd(axes[0, 1], x, runs.perplexity_ratio(name), setting_label(name),
                 plotting.color(index))
-    axes[0, 0].axhline(run.base.info["zero_shot_test_perplexity"],
+    axes[0, 0].axhline(runs.base.info["zero_shot_test_perplexity"],
                        **{**plotting.PAPER_STYLE, "color": "#999999"},
                        label="base model before fine-tuning")
     axes[0, 0].set_ylabel("test perplexity")
@@ -65,18 +69,18 @@ def figure_test_perplexity(run: LMRun):
     for ax in axes[0]:
         _generation_ticks(ax, x)
         ax.legend()
-    axes[0, 0].set_title(f"mean ± sd over {run.settings['n_seeds']} seeds")
+    axes[0, 0].set_title(f"mean ± sd over {runs.settings['n_seeds']} seeds")
     axes[0, 1].set_title("relative to the model fine-tuned on real data")
     return fig
 
 
-def figure_histograms(run: LMRun, bins: int = 40):
+def figure_histograms(runs: LMRun, bins: int = 40):
     """Figure 1b/c re-derived: density of log per-sequence perplexity (scored by generation 0)
     of the training data of selected generations, pooled over seeds; one panel per setting."""
-    names = run.setting_names
+    names = runs.setting_names
     fig, axes = plotting.subplots(1, len(names), width=10.5, height=3.6, sharey=True)
-    generations = run.histogram_generations()
-    pooled = {name: run.metric("sequence_perplexity", name) for name in names}
+    generations = runs.histogram_generations()
+    pooled = {name: runs.metric("sequence_perplexity", name) for name in names}
     everything = np.concatenate([values.ravel() for values in pooled.values()])
     edges = np.logspace(np.log10(everything.min()) - 0.02, np.log10(everything.max()) + 0.02,
                         bins + 1)  # equal widths on the log axis: bar height ∝ density of log ppl
@@ -97,14 +101,14 @@ def figure_histograms(run: LMRun, bins: int = 40):
     return fig
 
 
-def figure_quantiles(run: LMRun):
+def figure_quantiles(runs: LMRun):
     """The histograms' quantiles (5%, median, 95%, 99%) for every generation, both settings:
     the shift towards 'probable' text and the length of the high-perplexity tail."""
     fig, axes = plotting.subplots(1, 2, width=10.5, height=3.6, sharey=True)
-    x = run.generations
+    x = runs.generations
     styles = ("--", "-", "-.", ":")
-    for ax, name in zip(axes[0], run.setting_names):
-        quantiles = run.pooled_quantiles(name)
+    for ax, name in zip(axes[0], runs.setting_names):
+        quantiles = runs.pooled_quantiles(name)
         for column, (q, style) in enumerate(zip(QUANTILES, styles)):
             ax.plot(x, quantiles[:, column], style, marker="o", markersize=3,
                     color=plotting.color(column), label=f"{q:.0%} quantile")
@@ -116,15 +120,15 @@ def figure_quantiles(run: LMRun):
     return fig
 
 
-def figure_diversity(run: LMRun):
+def figure_diversity(runs: LMRun):
     """Distinct-4 (corpus) and seq-rep-4 (inside sequences) of each generation's training
     data, mean ± sd over seeds: is the text getting repetitive?"""
     fig, axes = plotting.subplots(1, 2, width=10.5, height=3.4)
-    x = run.generations
-    for index, name in enumerate(run.setting_names):
-        mean_sd(axes[0, 0], x, run.metric("distinct_n", name)[:, :, 3], setting_label(name),
+    x = runs.generations
+    for index, name in enumerate(runs.setting_names):
+        mean_sd(axes[0, 0], x, runs.metric("distinct_n", name)[:, :, 3], setting_label(name),
                 plotting.color(index))
-        mean_sd(axes[0, 1], x, run.metric("sequence_repetition_4", name), setting_label(name),
+        mean_sd(axes[0, 1], x, runs.metric("sequence_repetition_4", name), setting_label(name),
                 plotting.color(index))
     axes[0, 0].set_ylabel("distinct-4 (share of unique 4-grams)")
     axes[0, 1].set_ylabel("seq-rep-4 (repeated 4-grams in a sequence)")
@@ -134,15 +138,15 @@ def figure_diversity(run: LMRun):
     return fig
 
 
-def figure_word_types(run: LMRun):
+def figure_word_types(runs: LMRun):
     """Share of the original text's word types that each generation's training data still
     contains, by how often the type occurs in the original text (mean over seeds)."""
-    names = run.setting_names
+    names = runs.setting_names
     fig, axes = plotting.subplots(1, len(names), width=10.5, height=4.2, sharey=True)
-    x = run.generations
+    x = runs.generations
     labels = lm_data.bucket_labels()
     for ax, name in zip(axes[0], names):
-        shares = run.metric("word_type_share", name)  # (seeds, generations, buckets)
+        shares = runs.metric("word_type_share", name)  # (seeds, generations, buckets)
         for bucket, label in enumerate(labels):
             if np.all(np.isnan(shares[:, :, bucket])):  # no original type this frequent
                 continue
@@ -158,12 +162,12 @@ def figure_word_types(run: LMRun):
     return fig
 
 
-def figure_ablations(run: LMRun):
+def figure_ablations(runs: LMRun):
     """Ablations (one seed, smaller scale): test perplexity / generation 0 (left) and
     seq-rep-4 of the training data (right) for each decoding or data-policy variant."""
     fig, axes = plotting.subplots(1, 2, width=10.5, height=4.3)
-    for index, name in enumerate(run.ablation_names):
-        result = run.jobs("ablation", name)[0]
+    for index, name in enumerate(runs.ablation_names):
+        result = runs.jobs("ablation", name)[0]
         values = result["metrics"]["test_perplexity"]
         x = np.arange(len(values))
         label = f"{name} ({result['job'].policy}, {result['job'].decoding.label()})"
@@ -234,39 +238,39 @@ def setup_table(settings) -> str:
     return "\n".join(lines)
 
 
-def run_summary_text(run: LMRun) -> str:
+def run_summary_text(runs: LMRun) -> str:
     """Markdown: the base model, wall time and load, throughput, memory and (for checkpoints
     reused from an earlier session) what computing them cost."""
-    speed = run.throughput()
-    info = run.base.info
+    speed = runs.throughput()
+    info = runs.base.info
     text = (
         f"Base model: **{info['parameters']:,}** parameters, zero-shot test perplexity "
         f"**{info['zero_shot_test_perplexity']:.1f}**; blocks used: {info['blocks']}. Wall time "
-        f"of the experiment in this session **{run.seconds / 60:.1f} min** "
-        f"({run.job_seconds() / 60:.1f} min summed over {len(run.results)} single-thread jobs, "
-        f"{run.reused_jobs()} of them reused complete from their checkpoints; 5-minute load "
+        f"of the experiment in this session **{runs.seconds / 60:.1f} min** "
+        f"({runs.job_seconds() / 60:.1f} min summed over {len(runs.results)} single-thread jobs, "
+        f"{runs.reused_jobs()} of them reused complete from their checkpoints; 5-minute load "
         f"average of the machine at the end: {os.getloadavg()[1]:.1f} on {os.cpu_count()} "
         f"cores). Throughput (median over generations, one thread per job): training "
         f"**{speed['train_tokens_per_second']:,.0f}** tokens/s, "
-        f"{run.settings['num_beams']}-beam generation "
+        f"{runs.settings['num_beams']}-beam generation "
         f"**{speed['generate_tokens_per_second']:,.0f}** new tokens/s; pretraining the base ran "
         f"at {speed['pretrain_tokens_per_second']:,.0f} tokens/s. Peak memory ≤ "
-        f"**{run.peak_memory_mb() / 1024:.2f} GB** (main process + parallel workers).")
-    cost = run.compute_cost()
-    if cost is not None and run.reused_jobs():
+        f"**{runs.peak_memory_mb() / 1024:.2f} GB** (main process + parallel workers).")
+    cost = runs.compute_cost()
+    if cost is not None and runs.reused_jobs():
         text += (f" Computing the reused checkpoints took {cost['job_seconds'] / 60:.1f} min of "
                  f"job wall time ({cost['job_cpu_seconds'] / 60:.1f} min CPU) plus "
                  f"{cost['base_seconds'] / 60:.1f} min for the base model.")
     return text
 
 
-def example_table(run: LMRun, setting: str = "no_real", seed_index: int = 0,
+def example_table(runs: LMRun, setting: str = "no_real", seed_index: int = 0,
                   max_chars: int = 260) -> str:
     """HTML table: the example prompt continued by every generation, with distinct-1 and
     seq-rep-4 of each 64-token continuation (the paper's Example 1)."""
-    texts = run.example_texts(setting, seed_index)
-    tokens = run.jobs("main", setting)[seed_index]["metrics"]["example"]
-    rows = [f"<tr><td>prompt</td><td colspan='3'><i>{html.escape(run.example_prompt())}</i>"
+    texts = runs.example_texts(setting, seed_index)
+    tokens = runs.jobs("main", setting)[seed_index]["metrics"]["example"]
+    rows = [f"<tr><td>prompt</td><td colspan='3'><i>{html.escape(runs.example_prompt())}</i>"
             f"</td></tr>"]
     for generation, (text, row) in enumerate(zip(texts, tokens)):
         shown = text if len(text) <= max_chars else text[:max_chars] + " …"
@@ -279,15 +283,107 @@ def example_table(run: LMRun, setting: str = "no_real", seed_index: int = 0,
     return f"<table><thead>{header}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def quantile_table(run: LMRun) -> str:
+def quantile_table(runs: LMRun) -> str:
     """HTML table of the per-sequence perplexity quantiles per generation and setting."""
     head = "".join(f"<th>{q:.0%}</th>" for q in QUANTILES)
     rows = []
-    for name in run.setting_names:
-        quantiles = run.pooled_quantiles(name)
-        for generation in run.histogram_generations():
+    for name in runs.setting_names:
+        quantiles = runs.pooled_quantiles(name)
+        for generation in runs.histogram_generations():
             cells = "".join(f"<td>{value:.1f}</td>" for value in quantiles[generation])
             rows.append(f"<tr><td>{html.escape(setting_label(name))}</td>"
                         f"<td>{'Real' if generation == 0 else generation}</td>{cells}</tr>")
     return (f"<table><thead><tr><th>setting</th><th>generation</th>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+# --------------------------------------------------------------------------- chapter text
+def _settings_ab(runs: LMRun) -> tuple[dict, dict, dict, int]:
+    """(summary, setting (a)'s summary, setting (b)'s summary, last generation)."""
+    summary = runs.summary()
+    a, b = (summary["settings"][name] for name in ("no_real", "keep_10pct"))
+    return summary, a, b, runs.settings["n_generations"]
+
+
+def perplexity_text(runs: LMRun) -> str:
+    """Markdown: Figure 1a's numbers (test perplexity of Real and the last generation, the
+    ratios per seed, the base model before fine-tuning)."""
+    summary, a, b, last = _settings_ab(runs)
+    return (
+        f"Without original data (a), test perplexity goes from "
+        f"**{a['test_perplexity_mean'][0]:.1f}** (Real) to "
+        f"**{a['test_perplexity_mean'][last]:.1f}** "
+        f"at generation {last}, a ratio of **{a['ratio_last_mean']:.2f}** "
+        f"(per seed: {', '.join(f'{r:.2f}' for r in a['ratio_last_per_seed'])}; the paper: about "
+        f"1.6–1.8). Keeping 10% of the original blocks (b): "
+        f"**{b['test_perplexity_mean'][0]:.1f}** → "
+        f"**{b['test_perplexity_mean'][last]:.1f}**, ratio **{b['ratio_last_mean']:.2f}**. "
+        f"The base model before fine-tuning scores "
+        f"{summary['zero_shot_test_perplexity']:.1f}.")
+
+
+def perplexity_shape_text(runs: LMRun) -> str:
+    """Markdown: does the damage of setting (a) build up or arrive at generation 1, and are
+    the last models worse than the base model before fine-tuning?"""
+    summary, a, _, last = _settings_ab(runs)
+    first_excess = float(np.mean(runs.perplexity_ratio("no_real")[:, 1])) - 1
+    if first_excess >= 0.8 * (a["ratio_last_mean"] - 1):
+        shape = (f"Unlike the paper's gradual climb, most of the damage in (a) is done at once: "
+                 f"generation 1 is already at {1 + first_excess:.2f} × generation 0.")
+    else:
+        shape = (f"As in the paper, the damage in (a) builds up: generation 1 is at "
+                 f"{1 + first_excess:.2f} × generation 0, generation {last} at "
+                 f"{a['ratio_last_mean']:.2f} ×.")
+    worse_than_base = a["test_perplexity_mean"][last] > summary["zero_shot_test_perplexity"]
+    return shape + (
+        f" By generation {last} the models of (a) are worse than the base model was before any "
+        "fine-tuning: fine-tuning on generated text undoes part of what pretraining taught, "
+        "which the paper does not see (its generations stay far below OPT-125m's zero-shot 115)."
+        if worse_than_base else "")
+
+
+def quantiles_text(runs: LMRun) -> str:
+    """Markdown: how the median and 99% quantile of the per-sequence perplexity move."""
+    _, a, b, last = _settings_ab(runs)
+    qa = (a["quantiles_generation_0"], a["quantiles_last"])
+    return (
+        f"In setting (a) the median sequence perplexity moves from **{qa[0][1]:.1f}** (real "
+        f"data) to **{qa[1][1]:.1f}** (generation {last}'s data); the 99% quantile from "
+        f"**{qa[0][3]:.1f}** to **{qa[1][3]:.1f}**. In (b), the median moves from "
+        f"{b['quantiles_generation_0'][1]:.1f} to {b['quantiles_last'][1]:.1f}.")
+
+
+def word_types_text(runs: LMRun) -> str:
+    """Markdown: the share of rare and of frequent original word types still produced."""
+    _, a, b, last = _settings_ab(runs)
+    return (
+        f"At generation {last} of setting (a), **{a['rare_type_share_last']:.0%}** of the word "
+        f"types seen once in the real text still occur, against "
+        f"**{a['frequent_type_share_last']:.0%}** of those seen {a['frequent_bucket']} times; "
+        f"with 10% real data kept (b): "
+        f"{b['rare_type_share_last']:.0%} and {b['frequent_type_share_last']:.0%}.")
+
+
+def ablation_scale_text(runs: LMRun) -> str:
+    """Markdown: the scale the ablations ran at."""
+    ablation = runs.settings["ablation"]
+    return (f"Ablation scale: {ablation['n_finetune_blocks']} real blocks, {ablation['epochs']} "
+            f"epochs, Real + {ablation['n_generations']} generations, seed 0.")
+
+
+def ablation_text(runs: LMRun) -> str:
+    """Markdown: every ablation's last/generation-0 ratio, and how beam search and sampling
+    reach theirs."""
+    ablations = runs.summary()["ablations"]
+    ratios = {name: value["ratio_last"] for name, value in ablations.items()}
+    curves = {name: value["test_perplexity"] / value["test_perplexity"][0]
+              for name, value in ablations.items()}
+    return (
+        "Ratio of the last ablation generation's test perplexity to generation 0: "
+        + "; ".join(f"{name}: **{ratio:.2f}**" for name, ratio in ratios.items()) + ". "
+        + f"Generation 1 alone: beam search with penalty 3.0 "
+        f"**{curves['penalty 3.0'][1]:.2f}**, sampling **{curves['sampling T=1'][1]:.2f}** — "
+        + ("sampling reaches its final level gradually, beam search at once."
+           if curves["sampling T=1"][1] - 1 <= 0.6 * (ratios["sampling T=1"] - 1)
+           and curves["penalty 3.0"][1] - 1 > 0.8 * (ratios["penalty 3.0"] - 1)
+           else "see the figure for how each curve gets there."))

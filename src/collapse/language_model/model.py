@@ -20,7 +20,6 @@ Device: CUDA when available, else CPU (:func:`default_device`).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import shutil
@@ -31,13 +30,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .loop import atomic_write_bytes
+from ..core.checks import check_sample_size
+from ..core.io import atomic_write_bytes, sha256_of
 
 __all__ = [
     "default_device", "build_opt", "pretrained_backbone", "load_model", "state_of",
     "TrainingSettings", "fine_tune", "token_nll", "perplexity", "sequence_perplexities",
     "Decoding", "generate_continuations", "write_manifest", "verify_manifest",
-    "parameter_count",
+    "remove_directory", "parameter_count", "load_state",
 ]
 
 
@@ -152,12 +152,8 @@ class TrainingSettings:
     schedule: str = "epoch"
 
     def __post_init__(self):
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) \
-                or self.epochs < 1:
-            raise ValueError(f"epochs must be an integer >= 1, got {self.epochs!r}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) \
-                or self.batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        check_sample_size(self.epochs, "epochs", minimum=1)
+        check_sample_size(self.batch_size, "batch_size", minimum=1)
         if not (self.lr > 0 and 0 <= self.eta_min <= self.lr):
             raise ValueError(f"need lr > 0 and 0 <= eta_min <= lr, got lr={self.lr!r}, "
                              f"eta_min={self.eta_min!r}")
@@ -241,12 +237,8 @@ class Decoding:
     temperature: float = 1.0
 
     def __post_init__(self):
-        if isinstance(self.new_tokens, bool) or not isinstance(self.new_tokens, (int, np.integer)) \
-                or self.new_tokens < 1:
-            raise ValueError(f"new_tokens must be an integer >= 1, got {self.new_tokens!r}")
-        if isinstance(self.num_beams, bool) or not isinstance(self.num_beams, (int, np.integer)) \
-                or self.num_beams < 1:
-            raise ValueError(f"num_beams must be an integer >= 1, got {self.num_beams!r}")
+        check_sample_size(self.new_tokens, "new_tokens", minimum=1)
+        check_sample_size(self.num_beams, "num_beams", minimum=1)
         if not self.repetition_penalty > 0:
             raise ValueError(f"repetition_penalty must be > 0 (1.0 = none), "
                              f"got {self.repetition_penalty!r}")
@@ -306,8 +298,7 @@ def write_manifest(directory: str | Path, exclude: tuple[str, ...] = ("MANIFEST.
     """Record the sha256 of every file in ``directory`` in ``MANIFEST.json`` (written last,
     atomically: a directory without a valid manifest is incomplete)."""
     directory = Path(directory)
-    digests = {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-               for path in sorted(directory.iterdir())
+    digests = {path.name: sha256_of(path) for path in sorted(directory.iterdir())
                if path.is_file() and path.name not in exclude and not path.name.startswith(".")}
     atomic_write_bytes(directory / "MANIFEST.json", json.dumps(digests, indent=1).encode())
 
@@ -318,7 +309,7 @@ def verify_manifest(directory: str | Path) -> bool:
     try:
         digests = json.loads((directory / "MANIFEST.json").read_text())
         return bool(digests) and all(
-            hashlib.sha256((directory / name).read_bytes()).hexdigest() == digest
+            sha256_of(directory / name) == digest
             for name, digest in digests.items())
     except (OSError, ValueError):
         return False

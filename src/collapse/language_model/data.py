@@ -2,8 +2,9 @@
 the word statistics used to follow what recursive training forgets.
 
 The paper (Shumailov et al. 2024, "Language model") fine-tunes OPT-125m on WikiText-2 raw cut
-into 64-token blocks. Here the text always comes from :func:`collapse.data.read_wikitext`
-(sha256-verified; a clear :class:`collapse.data.DataError` when missing). Two tokenizers:
+into 64-token blocks. Here the text always comes from
+:func:`collapse.core.data.read_wikitext` (sha256-verified; a clear
+:class:`collapse.core.data.DataError` when missing). Two tokenizers:
 
 * ``book``/``smoke``: a byte-level BPE tokenizer trained with ``tokenizers`` on the training
   text (the validation split: the only training text on these machines);
@@ -20,7 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .data import read_wikitext
+from ..core.checks import check_sample_size
+from ..core.data import read_wikitext
 
 __all__ = [
     "PAD", "EOS", "train_bpe_tokenizer", "encode_stream", "cut_blocks", "LMCorpus",
@@ -74,9 +76,7 @@ def encode_stream(tokenizer, text: str) -> np.ndarray:
 def cut_blocks(ids: np.ndarray, block_size: int = 64) -> np.ndarray:
     """Consecutive non-overlapping blocks of ``block_size`` tokens, shape (n_blocks,
     block_size), int32; the remainder is dropped (the paper's 64-token blocks)."""
-    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) \
-            or block_size < 2:
-        raise ValueError(f"block_size must be an integer >= 2, got {block_size!r}")
+    block_size = check_sample_size(block_size, "block_size", minimum=2)
     n_blocks = len(ids) // block_size
     return np.asarray(ids[:n_blocks * block_size], dtype=np.int32).reshape(n_blocks, block_size)
 
