@@ -1,0 +1,42 @@
+"""Settings of the escaping chapter under each profile.
+
+One comparison of data policies across families. vae_overrides are applied on top of the
+vae chapter's settings of the same profile (same model and training budget; paper: MNIST,
+not executed here). With no overrides and vae_generations equal to the vae chapter's
+n_generations, the vae chapter's chains (replace, mix_real(0.1), accumulate) are reused
+from its results file and only the other policies run here, vae_seeds seeds each.
+"""
+
+PROFILES = {
+    "smoke": {
+        "seed": 20240726, "tolerance": 0.1, "n_generations": 20,
+        "fractions": [0.01, 0.1, 0.5, 1.0], "headline_fractions": [0, 0.01, 0.1, 0.5],
+        "gaussian_sample_size": 100, "gaussian_seeds": 200,
+        "discrete_states": 100, "discrete_sample_size": 500, "discrete_chains": 50,
+        "gmm_points": 200, "gmm_seeds": 4, "gmm_pool_seeds": 2, "gmm_pool_generations": 8,
+        "vae_generations": 5, "vae_seeds": 1, "vae_fractions": [0.1], "vae_jobs": 1,
+        "vae_overrides": {},
+    },
+    "book": {
+        "seed": 20240726, "tolerance": 0.1, "n_generations": 100,
+        "fractions": [0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.95, 1.0],
+        "headline_fractions": [0, 0.01, 0.1, 0.5],
+        "gaussian_sample_size": 100, "gaussian_seeds": 1000,
+        "discrete_states": 100, "discrete_sample_size": 500, "discrete_chains": 100,
+        "gmm_points": 1000, "gmm_seeds": 16, "gmm_pool_seeds": 6, "gmm_pool_generations": 40,
+        "vae_generations": 20, "vae_seeds": 3, "vae_fractions": [0.01, 0.1, 0.5, 0.9],
+        "vae_jobs": 2, "vae_overrides": {},
+    },
+    "paper": {
+        "seed": 20240726, "tolerance": 0.1, "n_generations": 100,
+        "fractions": [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95,
+                      0.98, 1.0],
+        "headline_fractions": [0, 0.01, 0.1, 0.5],
+        "gaussian_sample_size": 100, "gaussian_seeds": 10000,
+        "discrete_states": 100, "discrete_sample_size": 500, "discrete_chains": 1000,
+        "gmm_points": 1000, "gmm_seeds": 32, "gmm_pool_seeds": 16,
+        "gmm_pool_generations": 100,
+        "vae_generations": 20, "vae_seeds": 5, "vae_fractions": [0.01, 0.1, 0.2, 0.5, 0.9],
+        "vae_jobs": 1, "vae_overrides": {},
+    },
+}
