@@ -1,14 +1,18 @@
-"""Tests of collapse.error_sources: exact-distribution families, the KDE recursions, early-stopped
-population EM and the chapter's claims machinery. Statistical tests use fixed seeds and a
-tolerance of 4 standard errors of the Monte-Carlo estimate (a false alarm has probability
-< 1e-4 per comparison)."""
+"""Tests of collapse.error_sources: exact-distribution families (family), the KDE recursions
+(theory), early-stopped population EM, the runs (experiments) and the chapter's claims.
+Statistical tests use fixed seeds and a tolerance of 4 standard errors of the Monte-Carlo
+estimate (a false alarm has probability < 1e-4 per comparison)."""
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
-from collapse import error_sources as es
-from collapse import gaussian_theory, profiles, results
+from collapse import error_sources
+from collapse.core.policies import policy_from_name
+from collapse.error_sources import experiments, family, theory
+from collapse.gaussian import theory as gaussian_theory
+from collapse.publish import profiles, records
 
 
 def z_score(values, exact):
@@ -18,7 +22,7 @@ def z_score(values, exact):
 
 # --------------------------------------------------------------------------- exact data
 def test_mixture_moments_match_a_large_sample():
-    mixture = es.Mixture1D([0.2, 0.8], [-1.0, 2.0], [0.5, 0.25])
+    mixture = family.Mixture1D([0.2, 0.8], [-1.0, 2.0], [0.5, 0.25])
     rng = np.random.default_rng(1)
     component = rng.random(400_000) < 0.2
     points = np.where(component, rng.normal(-1, math.sqrt(0.5), component.size),
@@ -30,7 +34,7 @@ def test_mixture_moments_match_a_large_sample():
 
 
 def test_quantile_inverts_cdf_and_merge_keeps_the_distribution():
-    mixture = es.Mixture1D([0.3, 0.3, 0.4], [0.0, 0.0, 1.0], [1.0, 1.0, 0.5])
+    mixture = family.Mixture1D([0.3, 0.3, 0.4], [0.0, 0.0, 1.0], [1.0, 1.0, 0.5])
     u = np.array([0.001, 0.1, 0.5, 0.9, 0.999])
     assert np.allclose(mixture.cdf(mixture.quantile(u)), u, atol=1e-6)
     merged = mixture.merged()
@@ -40,8 +44,8 @@ def test_quantile_inverts_cdf_and_merge_keeps_the_distribution():
 
 
 def test_pooling_weights_by_mass_and_take_keeps_the_distribution():
-    data_type = es.ExactDistributionData()
-    a, b = es.gaussian_distribution(0.0, 1.0, mass=300), es.gaussian_distribution(2.0, 1.0, 100)
+    data_type = family.ExactDistributionData()
+    a, b = family.gaussian_distribution(0.0, 1.0, mass=300), family.gaussian_distribution(2.0, 1.0, 100)
     pool = data_type.concat([a, b])
     assert pool.mass == 400 and np.allclose(sorted(pool.weights), [0.25, 0.75])
     assert pool.mean() == pytest.approx(0.5)
@@ -51,78 +55,94 @@ def test_pooling_weights_by_mass_and_take_keeps_the_distribution():
 
 def test_bad_inputs_raise_value_errors_naming_the_parameter():
     with pytest.raises(ValueError, match="bandwidth"):
-        es.check_bandwidth(0)
+        family.check_bandwidth(0)
     with pytest.raises(ValueError, match="bandwidth"):
-        es.ExactKDE(-1.0)
+        family.ExactKDE(-1.0)
     with pytest.raises(ValueError, match="separation"):
-        es.bimodal_distribution(1.5)
+        family.bimodal_distribution(1.5)
     with pytest.raises(ValueError, match="weights"):
-        es.Mixture1D([0.5, 0.6], [0, 1], [1, 1])
+        family.Mixture1D([0.5, 0.6], [0, 1], [1, 1])
     with pytest.raises(ValueError, match="n_iter"):
-        es.population_em(es.bimodal_distribution(), n_iter=-1)
+        family.population_em(family.bimodal_distribution(), n_iter=-1)
     with pytest.raises(ValueError, match="policy"):
-        es.exact_kde_variance(0.1, 5, "keep_everything")
+        theory.exact_kde_variance(0.1, 5, "keep_everything")
     with pytest.raises(ValueError, match="fraction"):
-        es.exact_kde_variance(0.1, 5, "mix_real", 1.5)
+        theory.exact_kde_variance(0.1, 5, "mix_real", 1.5)
     with pytest.raises(ValueError, match="sample_size"):
-        es.kde_expected_variance(1, 0.1, 5)
+        theory.kde_expected_variance(1, 0.1, 5)
+    with pytest.raises(ValueError, match="accumulate_subsample"):
+        theory.exact_kde_variance(0.1, 5, policy_from_name("accumulate_subsample"))
     with pytest.raises(ValueError, match="kde_bandwidths"):
-        es.cancelling_run({0.3: es.KDERun(100, 0.3, np.ones((2, 2)), np.zeros((2, 2)), 0.0)})
+        experiments.cancelling_bandwidth(100, [0.3])
     with pytest.raises(ValueError, match="unknown setting"):
         profiles.settings("error_sources", "smoke", bandwidth=0.1)
 
 
+def test_run_rejects_settings_without_a_cancelling_bandwidth_before_any_work():
+    settings = profiles.settings("error_sources", "smoke", kde_bandwidths=[0.05, 0.2])
+    lines = []
+    with pytest.raises(ValueError, match="kde_bandwidths"):
+        error_sources.run(settings, progress=lines.append)
+    assert lines == []
+
+
 # --------------------------------------------------------------------------- expressivity
 def test_expressivity_error_is_made_once_and_equals_two_minus_two_kappa():
-    runs = es.expressivity_only(6, policies=[("replace", None), ("accumulate", None),
-                                             ("mix_real", 0.3)])
-    floor = es.expressivity_w2_squared()
-    kappa = gaussian_theory.bimodal_start(es.SEPARATION).quantile_correlation
+    runs = experiments.expressivity_only(
+        6, policies=["replace", "accumulate", policy_from_name("mix_real", fraction=0.3)],
+        keep=(0, 6))
+    assert list(runs) == ["replace", "accumulate", "mix_real(0.3)"]
+    floor = theory.expressivity_w2_squared()
+    kappa = gaussian_theory.bimodal_start(family.SEPARATION).quantile_correlation
     assert floor == pytest.approx(2 - 2 * kappa, abs=1e-12)
     for run in runs.values():
         assert np.allclose(run["w2_squared"], floor, atol=1e-12)
         assert np.allclose(run["variance"], 1.0, atol=1e-12)
+        # the kept models (a fold of the loop): N(0, 1) at the first and the last generation
+        assert sorted(run.folds["models"]) == [0, 6]
+        assert run.folds["models"][6].variance() == pytest.approx(1.0, abs=1e-12)
     # an independent computation of the same W2² from quantile functions
-    numeric = es.w2_squared_1d(es.gaussian_distribution(), es.bimodal_distribution(),
-                               n_quantiles=20000)
+    numeric = theory.w2_squared_1d(family.gaussian_distribution(),
+                                   family.bimodal_distribution(), n_quantiles=20000)
     assert numeric == pytest.approx(floor, rel=2e-3)
 
 
 # --------------------------------------------------------------------------- approximation
 def test_exact_kde_through_the_loop_matches_every_policy_recursion():
     h, n = 0.3, 12
-    runs = es.exact_kde_runs(h, n, [("replace", None), ("accumulate", None),
-                                    ("mix_real", 0.25)])
+    runs = experiments.exact_kde_runs(h, n, ["replace", "accumulate", "mix_real(0.25)"])
     assert np.allclose(runs["replace"]["variance"], 1 + (np.arange(n + 1) + 1) * h ** 2)
     assert np.allclose(runs["accumulate"]["variance"],
-                       es.exact_kde_variance(h, n, "accumulate"), atol=1e-12)
+                       theory.exact_kde_variance(h, n, "accumulate"), atol=1e-12)
     assert np.allclose(runs["mix_real(0.25)"]["variance"],
-                       es.exact_kde_variance(h, n, "mix_real", 0.25), atol=1e-12)
+                       theory.exact_kde_variance(h, n, "mix_real", 0.25), atol=1e-12)
+    assert np.array_equal(theory.exact_kde_variance(h, n, "mix_real(0.25)"),
+                          theory.exact_kde_variance(h, n, policy_from_name("mix_real(0.25)")))
     # mix_real's limit σ² + h²/f and accumulate's harmonic growth
-    assert es.exact_kde_variance(h, 400, "mix_real", 0.25)[-1] == pytest.approx(
+    assert theory.exact_kde_variance(h, 400, "mix_real", 0.25)[-1] == pytest.approx(
         1 + h ** 2 / 0.25)
-    assert es.exact_kde_variance(h, 3, "accumulate")[-1] == pytest.approx(
+    assert theory.exact_kde_variance(h, 3, "accumulate")[-1] == pytest.approx(
         1 + h ** 2 * (1 + 1 / 2 + 1 / 3 + 1 / 4))
 
 
 def test_any_em_step_conserves_mean_and_variance_and_converged_em_is_a_fixed_point():
-    truth = es.bimodal_distribution(0.8)
+    truth = family.bimodal_distribution(0.8)
     for n_iter in (0, 1, 3):
-        fit = es.population_em(truth, n_iter=n_iter)
+        fit = family.population_em(truth, n_iter=n_iter)
         assert fit.mean() == pytest.approx(0.0, abs=1e-10)
         assert fit.variance() == pytest.approx(1.0, abs=1e-10)
-    converged = es.population_em(truth, n_iter=2000)
+    converged = family.population_em(truth, n_iter=2000)
     assert np.allclose(np.sort(converged.means), [-0.8, 0.8], atol=1e-6)
     assert np.allclose(converged.variances, 1 - 0.8 ** 2, atol=1e-6)
     # stopped early, the hard split makes the components too narrow
-    assert np.all(np.sqrt(es.population_em(truth, n_iter=0).variances)
+    assert np.all(np.sqrt(family.population_em(truth, n_iter=0).variances)
                   < math.sqrt(1 - 0.8 ** 2))
 
 
 def test_population_em_equals_sample_em_on_a_large_sample():
     """The same algorithm (median split, M-step, 2 EM steps) on 2·10⁶ points: parameters agree
     within a few standard errors (~1e-3 for this sample size)."""
-    truth = es.bimodal_distribution(0.6)
+    truth = family.bimodal_distribution(0.6)
     rng = np.random.default_rng(7)
     n = 2_000_000
     x = np.where(rng.random(n) < 0.5, -0.6, 0.6) + math.sqrt(1 - 0.36) * rng.standard_normal(n)
@@ -137,14 +157,14 @@ def test_population_em_equals_sample_em_on_a_large_sample():
                      - 0.5 * (x - means[:, None]) ** 2 / variances[:, None])
         resp = np.exp(log_joint - log_joint.max(0))
         resp /= resp.sum(0)
-    fit = es.population_em(truth, n_iter=2)
+    fit = family.population_em(truth, n_iter=2)
     order = np.argsort(fit.means)
     assert np.allclose(fit.means[order], np.sort(means), atol=5e-3)
     assert np.allclose(fit.variances[order], variances[np.argsort(means)], atol=5e-3)
 
 
 def test_early_stopped_em_chain_loses_tails_but_not_variance():
-    runs = es.em_runs([0, 5], 30, distance_generations=[0, 30])
+    runs = experiments.em_runs([0, 5], 30, distance_generations=[0, 30])
     few, many = runs[0], runs[5]
     assert np.abs(few["variance"] - 1).max() < 1e-8
     assert few["tail_mass"][-1] < few["tail_mass"][0] < 0.01
@@ -156,9 +176,9 @@ def test_early_stopped_em_chain_loses_tails_but_not_variance():
 # --------------------------------------------------------------------------- KDE with M samples
 def test_sample_kde_generates_its_own_distribution():
     rng = np.random.default_rng(3)
-    family = es.SampleKDE(0.5)
-    model = family.fit(rng.standard_normal((4, 50)))
-    draws = family.generate(model, 200_000, rng)
+    kde = family.SampleKDE(0.5)
+    model = kde.fit(rng.standard_normal((4, 50)))
+    draws = kde.generate(model, 200_000, rng)
     for seed in range(4):
         sample = draws[seed]
         se_mean = sample.std() / math.sqrt(sample.size)
@@ -170,47 +190,93 @@ def test_sample_kde_generates_its_own_distribution():
 @pytest.mark.slow
 def test_kde_variance_and_mean_error_recursions_hold_in_simulation():
     size, h, n = 20, 0.35, 40
-    runs = es.sample_kde_runs(size, [h], 20000, n, seed=11)
+    runs = experiments.sample_kde_runs(size, [h], 20000, n, seed=11)
     run = runs[h]
-    exact_variance, exact_error = run.theory_variance(), run.theory_mean_error()
+    exact_variance = experiments.kde_theory_variance(run, h)
+    exact_error = experiments.kde_theory_mean_error(run, h)
     for generation in (0, 1, 5, 20, 40):
-        assert abs(z_score(run.variance[generation], exact_variance[generation])) < 4
-        assert abs(z_score(run.mean[generation] ** 2, exact_error[generation])) < 4
+        assert abs(z_score(run["variance"][generation], exact_variance[generation])) < 4
+        assert abs(z_score(run["mean"][generation] ** 2, exact_error[generation])) < 4
     # the fixed point and the infinite-data limit
-    assert es.kde_expected_variance(size, h, 5000)[-1] == pytest.approx(size * h ** 2)
-    assert np.allclose(es.kde_expected_variance(None, h, 4), 1 + h ** 2 * np.arange(1, 6))
+    assert theory.kde_expected_variance(size, h, 5000)[-1] == pytest.approx(size * h ** 2)
+    assert np.allclose(theory.kde_expected_variance(None, h, 4), 1 + h ** 2 * np.arange(1, 6))
 
 
 def test_kde_cancellation_keeps_the_expected_variance_at_sigma_squared():
     size = 50
-    assert np.allclose(es.kde_expected_variance(size, 1 / math.sqrt(size), 300), 1.0)
-    assert np.allclose(es.kde_expected_mean_error(size, 1 / math.sqrt(size), 10),
+    assert np.allclose(theory.kde_expected_variance(size, 1 / math.sqrt(size), 300), 1.0)
+    assert np.allclose(theory.kde_expected_mean_error(size, 1 / math.sqrt(size), 10),
                        (np.arange(11) + 1) / size)
 
 
-# --------------------------------------------------------------------------- chapter
-def test_smoke_chapter_claims_are_declared_evaluated_and_saved(tmp_path):
-    settings = profiles.settings("error_sources", "smoke", n_seeds=50, n_generations=300,
-                                 kde_seeds=50, kde_generations=60, em_generations=20,
+# --------------------------------------------------------------------------- claims
+PAPER_CLAIMS = ("statistical-only", "expressivity-first-generation", "approximation-kde",
+                "errors-compound", "errors-cancel")
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    """The whole chapter on the smoke profile with shorter exact and KDE chains (~0.5 s)."""
+    settings = profiles.settings("error_sources", "smoke", kde_generations=300,
+                                 em_generations=30, exact_kde_generations=100,
                                  expressivity_generations=5)
-    record = results.ChapterRecord("error_sources", settings)
-    es.declare_claims(record, settings)
-    statistical = es.statistical_only([settings.small_sample_size, settings.large_sample_size],
-                                      settings.n_seeds, settings.n_generations, settings.seed)
-    expressivity = es.expressivity_only(5, policies=[("replace", None), ("accumulate", None)])
-    exact = es.exact_kde_runs(settings.exact_kde_bandwidth, 20,
-                              [("replace", None), ("mix_real", 0.5)])
-    em = es.em_runs(settings.em_iterations, settings.em_generations, keep=(20,))
-    kde = es.sample_kde_runs(settings.kde_sample_size, settings.kde_bandwidths,
-                             settings.kde_seeds, settings.kde_generations, settings.seed)
-    bimodal = es.bimodal_statistical_runs(settings.small_sample_size, settings.n_seeds,
-                                          settings.n_generations, settings.seed)
-    es.evaluate_claims(record, settings, statistical, expressivity, es.expressivity_w2_squared(),
-                       exact, em, kde, bimodal)
-    verdicts = {claim.id: claim.verdict for claim in record.claims.values()}
-    assert set(verdicts.values()) <= set(results.VERDICTS)
-    for exact_claim in ("expressivity-first-generation", "approximation-kde",
-                        "policies-bound-approximation"):
-        assert verdicts[exact_claim] == "reproduced"
-    path = record.save(tmp_path)
-    assert path.name == "error_sources.json"
+    lines = []
+    runs = error_sources.run(settings, progress=lines.append)
+    assert len(lines) == len(runs.timings) == 5
+    return settings, runs
+
+
+def _verdicts(settings, runs) -> dict[str, str]:
+    record = records.ChapterRecord("error_sources", settings)
+    error_sources.declare_claims(record, settings)
+    error_sources.evaluate_claims(record, runs)
+    assert all(claim.measured for claim in record.claims.values())
+    return {claim.id: claim.verdict for claim in record.claims.values()}
+
+
+def _with_metric(history, name: str, values):
+    return dataclasses.replace(history, metrics={**history.metrics, name: np.asarray(values)})
+
+
+def test_every_claim_is_reproduced_on_a_small_run(small_run, tmp_path):
+    settings, runs = small_run
+    verdicts = _verdicts(settings, runs)
+    assert set(verdicts) >= set(PAPER_CLAIMS)
+    assert all(verdict == "reproduced" for verdict in verdicts.values()), verdicts
+    record = records.ChapterRecord("error_sources", settings)
+    error_sources.declare_claims(record, settings)
+    error_sources.evaluate_claims(record, runs)
+    error_sources.record_metrics(record, runs)
+    assert record.metrics["expressivity_w2_squared"] == pytest.approx(
+        theory.expressivity_w2_squared())
+    assert record.save(tmp_path).name == "error_sources.json"
+
+
+def test_every_claim_fails_on_runs_without_the_effect(small_run):
+    """Negative controls, one per claim: no collapse (the large M stands in for the small one),
+    an expressivity error that keeps changing, an infinite-data KDE that does not add h² (the
+    accumulate chain labelled replace, and every policy's chain under another's label), EM
+    whose tails stay at D₀'s 1%, KDE variances 50% above the recursion, a combined run that
+    carries the expressivity error alone (every generation the ML Gaussian N(0, 1), nothing
+    added), and no cancellation (h² = 4σ²/M labelled σ²/M)."""
+    settings, runs = small_run
+    small, large = runs.small_sample_size, runs.large_sample_size
+    exact_kde = runs.exact_kde
+    labels = list(exact_kde)
+    drifting = {label: _with_metric(run, "w2_squared",
+                                    run["w2_squared"] * (1 + 0.01 * run.generations))
+                for label, run in runs.expressivity.items()}
+    no_sharpening = {k: _with_metric(run, "tail_mass", np.full_like(run["tail_mass"], 0.01))
+                     for k, run in runs.em.items()}
+    kde = {h: _with_metric(run, "variance", 1.5 * run["variance"]) for h, run in runs.kde.items()}
+    kde[runs.cancelling_bandwidth] = runs.kde[max(runs.kde)]
+    without = dataclasses.replace(
+        runs, statistical={small: runs.statistical[large], large: runs.statistical[large]},
+        expressivity=drifting,
+        exact_kde={label: exact_kde[labels[(index + 1) % len(labels)]]
+                   for index, label in enumerate(labels)},
+        em=no_sharpening, kde=kde, bimodal=dataclasses.replace(
+            runs.bimodal, mean=np.zeros_like(runs.bimodal.mean),
+            std=np.ones_like(runs.bimodal.std)))
+    verdicts = _verdicts(settings, without)
+    assert all(verdict == "not reproduced" for verdict in verdicts.values()), str(verdicts)

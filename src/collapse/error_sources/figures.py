@@ -1,0 +1,168 @@
+"""The error-sources chapter's figures. Each function takes the chapter's runs
+(:class:`~collapse.error_sources.experiments.ErrorSourceRuns`) and returns a matplotlib figure
+in the book's style: simulation medians with 10–90% bands, exact theory dashed over them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..gaussian import theory as gaussian_theory
+from ..publish import plotting
+from .experiments import (ErrorSourceRuns, em_label, kde_sample_size, kde_theory_mean_error,
+                          kde_theory_variance)
+from .family import SEPARATION, bimodal_distribution
+from .theory import exact_kde_variance
+
+__all__ = ["plot_statistical", "plot_expressivity", "plot_em", "plot_sample_kde",
+           "plot_combined", "plot_exact_kde"]
+
+
+def plot_statistical(runs: ErrorSourceRuns):
+    """σ_n (median, 10–90% band over seeds) for each M, with the exact quantiles dashed."""
+    fig, axes = plotting.subplots(1, 1, width=7, height=3.6)
+    ax = axes[0, 0]
+    for index, (size, run) in enumerate(sorted(runs.statistical.items())):
+        plotting.band(ax, run.generations, run.std, label=f"M = {size:,}",
+                      color=plotting.color(index))
+        exact = np.sqrt(gaussian_theory.variance_quantiles([0.1, 0.5, 0.9], size,
+                                                           run.generations, "unbiased"))
+        for row, quantile in enumerate((0.1, 0.5, 0.9)):
+            plotting.theory(ax, run.generations, exact[row],
+                            label="exact quantiles (10, 50, 90%)" if index == 0 and row == 1
+                            else None, linewidth=0.9)
+    ax.set(xlabel="generation n", ylabel="fitted σₙ (truth σ = 1)", ylim=(0, 1.25))
+    ax.legend(loc="lower left")
+    return fig
+
+
+def plot_expressivity(runs: ErrorSourceRuns, separation: float = SEPARATION):
+    """Left: D_0 and the Gaussians of the kept generations. Right: W2² to D_0 by policy."""
+    fig, axes = plotting.subplots(1, 2, width=10, height=3.6)
+    left, right = axes[0]
+    truth = bimodal_distribution(separation)
+    x = np.linspace(-3.2, 3.2, 600)
+    left.fill_between(x, truth.pdf(x), color="#bbbbbb", alpha=0.6, label="D₀ (bimodal)")
+    models = next(iter(runs.expressivity.values())).folds["models"]
+    for index, generation in enumerate(sorted(models)):
+        left.plot(x, models[generation].pdf(x), color=plotting.color(index),
+                  linestyle="-" if index == 0 else "--", label=f"generation {generation}")
+    left.set(xlabel="x", ylabel="density", title="Gaussian fitted with infinite data")
+    left.legend(loc="upper right")
+    for index, (label, run) in enumerate(runs.expressivity.items()):
+        right.plot(run.generations, run["w2_squared"], color=plotting.color(index),
+                   label=label, linewidth=2.5 - 0.6 * index)
+    floor = runs.expressivity_floor
+    plotting.theory(right, [0, len(run["w2_squared"]) - 1], [floor, floor],
+                    label="exact: 2 − 2κ")
+    right.set(xlabel="generation n", ylabel="W2² to D₀", ylim=(0, 2.2 * floor),
+              title="expressivity error by generation")
+    right.legend(loc="lower right")
+    return fig
+
+
+def plot_em(runs: ErrorSourceRuns, separation: float = SEPARATION):
+    """Left: D_0 and the last kept generation of the EM chains. Right: tail mass outside
+    D_0's central 99% interval against generation."""
+    fig, axes = plotting.subplots(1, 2, width=10, height=3.6)
+    left, right = axes[0]
+    truth = bimodal_distribution(separation)
+    x = np.linspace(-2.6, 2.6, 800)
+    left.fill_between(x, truth.pdf(x), color="#bbbbbb", alpha=0.6, label="D₀")
+    peak = 0.0
+    for index, (n_iter, run) in enumerate(runs.em.items()):
+        models = run.folds["models"]
+        last = max(models)
+        density = models[last].pdf(x)
+        peak = max(peak, density.max())
+        left.plot(x, density, color=plotting.color(index),
+                  label=f"{em_label(n_iter)}: generation {last}")
+        right.plot(run.generations, run["tail_mass"], color=plotting.color(index),
+                   label=em_label(n_iter))
+    right.axhline(0.01, **plotting.PAPER_STYLE, label="D₀: 1%")
+    left.set(xlabel="x", ylabel="density", title="EM stopped early, infinite data",
+             ylim=(0, 1.55 * peak))
+    left.legend(loc="upper center", fontsize=7.5, ncol=2)
+    right.set(xlabel="generation n", ylabel="mass outside D₀'s central 99%", yscale="log",
+              title="the tails vanish; the variance stays 1")
+    right.legend(loc="lower left", fontsize=7.5)
+    return fig
+
+
+def plot_sample_kde(runs: ErrorSourceRuns):
+    """Left: Vₙ of the finite-sample KDE (bands; thin: MC mean; dashed: exact E Vₙ). Right:
+    MC mean of (mₙ − μ)² against its exact value."""
+    fig, axes = plotting.subplots(1, 2, width=10, height=3.8)
+    left, right = axes[0]
+    for index, (bandwidth, run) in enumerate(runs.kde.items()):
+        generations, colour = run.generations, plotting.color(index)
+        size = kde_sample_size(run)
+        plotting.band(left, generations, run["variance"],
+                      label=f"h = {bandwidth:g} (M h² = {size * bandwidth ** 2:g})",
+                      color=colour)
+        left.plot(generations, run["variance"].mean(axis=1), color=colour, linewidth=0.7,
+                  alpha=0.9)
+        plotting.theory(left, generations, kde_theory_variance(run, bandwidth),
+                        label="exact E Vₙ" if index == 0 else None)
+        right.plot(generations, (run["mean"] ** 2).mean(axis=1), color=colour,
+                   label=f"h = {bandwidth:g}")
+        plotting.theory(right, generations, kde_theory_mean_error(run, bandwidth),
+                        label="exact" if index == 0 else None)
+    left.set(xlabel="generation n", ylabel="KDE variance Vₙ", yscale="log",
+             title=f"KDE of M = {runs.kde_sample_size} samples")
+    left.legend(loc="upper left", fontsize=7.5)
+    right.set(xlabel="generation n", ylabel="MC mean of (mₙ − μ)²",
+              title="the location still drifts")
+    right.legend(loc="upper left")
+    return fig
+
+
+def plot_combined(runs: ErrorSourceRuns, separation: float = SEPARATION):
+    """Left: W2² to D₀ with statistical, expressivity, and both errors (compound). Right:
+    variance with statistical, approximation, and both errors (cancel)."""
+    fig, axes = plotting.subplots(1, 2, width=10, height=3.8)
+    left, right = axes[0]
+    statistical, bimodal = runs.statistical[runs.small_sample_size], runs.bimodal
+    floor, start = runs.expressivity_floor, gaussian_theory.bimodal_start(separation)
+    plotting.band(left, statistical.generations + 1, statistical.w2_squared(),
+                  label="statistical only (Gaussian D₀)", color=plotting.color(0))
+    left.plot([1, statistical.generations[-1] + 1], [floor, floor], color=plotting.color(1),
+              linewidth=2, label="expressivity only (M → ∞)")
+    plotting.band(left, bimodal.generations + 1,
+                  start.w2_squared_to_gaussian(bimodal.mean, bimodal.std),
+                  label="both (bimodal D₀, M samples)", color=plotting.color(2))
+    left.set(xscale="log", yscale="log", xlabel="generation n + 1",
+             ylabel="W2² to D₀", title="expressivity + statistical: they add")
+    left.legend(loc="upper left", fontsize=7.5)
+
+    bandwidth, kde = runs.cancelling_bandwidth, runs.cancelling
+    generations = kde.generations
+    plotting.band(right, statistical.generations, statistical.std ** 2,
+                  label="statistical only: Gaussian fit", color=plotting.color(0))
+    right.plot(generations, exact_kde_variance(bandwidth, kde.n_generations),
+               color=plotting.color(1), linewidth=2, label="approximation only: KDE, M → ∞")
+    plotting.band(right, generations, kde["variance"],
+                  label=f"both: KDE of M = {kde_sample_size(kde)}", color=plotting.color(2))
+    plotting.theory(right, generations, kde_theory_variance(kde, bandwidth),
+                    label="exact E Vₙ")
+    right.set(yscale="log", xlabel="generation n", ylabel="variance Vₙ (truth 1)",
+              title="statistical + approximation (h² = σ²/M): they cancel")
+    right.legend(loc="lower left", fontsize=7.5)
+    return fig
+
+
+def plot_exact_kde(runs: ErrorSourceRuns, sigma: float = 1.0):
+    """Excess variance Vₙ − σ² of the infinite-data KDE chain under each policy (log-log),
+    exact recursion dashed."""
+    fig, axes = plotting.subplots(1, 1, width=7, height=3.6)
+    ax, bandwidth = axes[0, 0], runs.exact_kde_bandwidth
+    for index, (label, run) in enumerate(runs.exact_kde.items()):
+        generations = run.generations
+        ax.plot(generations + 1, run["variance"] - sigma ** 2, color=plotting.color(index),
+                label=label, linewidth=2.2)
+        exact = exact_kde_variance(bandwidth, run.n_generations, label, sigma=sigma)
+        plotting.theory(ax, generations + 1, exact - sigma ** 2,
+                        label="exact recursion" if index == 0 else None)
+    ax.set(xlabel="generation n + 1", ylabel="excess variance Vₙ − σ²", xscale="log",
+           yscale="log", title=f"KDE of infinite data, h = {bandwidth:g}")
+    ax.legend(loc="upper left")
+    return fig
