@@ -507,6 +507,18 @@ class _InterruptingCheckpointer(PickleCheckpointer):
             raise _Interrupted
 
 
+class _RecordingCheckpointer(PickleCheckpointer):
+    """A PickleCheckpointer that remembers which generations it saved."""
+
+    def __init__(self, directory):
+        super().__init__(directory)
+        self.saved = []
+
+    def save(self, generation, state):
+        super().save(generation, state)
+        self.saved.append(generation)
+
+
 def test_a_resumed_chain_records_the_same_metrics_and_snapshots(tmp_path):
     # issue 11, point 5: the snapshots are a fold, saved in every checkpoint, so a chain
     # interrupted after generation 5 and resumed equals one that ran straight through
@@ -517,7 +529,9 @@ def test_a_resumed_chain_records_the_same_metrics_and_snapshots(tmp_path):
     with pytest.raises(_Interrupted):
         experiments.run_spec(spec, checkpointer=_InterruptingCheckpointer(tmp_path, 5),
                              **options)
-    resumed = experiments.run_spec(spec, checkpointer=PickleCheckpointer(tmp_path), **options)
+    checkpointer = _RecordingCheckpointer(tmp_path)
+    resumed = experiments.run_spec(spec, checkpointer=checkpointer, **options)
+    assert checkpointer.saved == [6, 7, 8, 9]          # it resumed after generation 5
     for first, second in zip(straight, resumed):
         for name in ("weights", "means", "covariances", "n_iter", "sizes"):
             np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
@@ -529,8 +543,7 @@ def test_a_resumed_chain_records_the_same_metrics_and_snapshots(tmp_path):
             for level in (0.95, 0.99):
                 np.testing.assert_array_equal(first.tails[kind][level],
                                               second.tails[kind][level])
-    # the resumed run really resumed: it started after generation 5, with the snapshots of
-    # generations 0 and 3 taken from the checkpoint
+    # the snapshots of generations 0 and 3 came from the checkpoint
     real = family.SETUPS["one_blob"].real_data(120, 2, rng_for(4, "real", "one_blob", 120))
     np.testing.assert_array_equal(resumed[0].snapshots[0], real[0])
     np.testing.assert_array_equal(resumed[1].snapshots[0], real[0])
