@@ -14,8 +14,13 @@ from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from collapse import batched_em, gmm, loop, profiles
-from collapse.batched_em import Mixture
+from collapse.core.checkpoints import PickleCheckpointer
+from collapse.core.loop import run_generations
+from collapse.core.policies import policy_from_name
+from collapse.core.seeds import rng_for
+from collapse.gmm import batched_em, claims, experiments, family, metrics, theory
+from collapse.gmm.batched_em import Mixture
+from collapse.publish import profiles, records
 
 
 def random_mixture(rng, n_components, n_seeds=1, scale=1.0):
@@ -45,7 +50,7 @@ def test_l2_squared_matches_numerical_integration_on_a_grid(kp, kq):
     points = np.stack([xx, yy], -1)
     difference = scipy_density(p, points) - scipy_density(q, points)
     numeric = np.trapezoid(np.trapezoid(difference ** 2, axis, axis=1), axis)
-    closed = gmm.l2_squared(p, q)[0]
+    closed = theory.l2_squared(p, q)[0]
     assert closed == pytest.approx(numeric, rel=1e-8, abs=1e-14)
 
 
@@ -53,11 +58,11 @@ def test_l2_squared_is_zero_for_equal_mixtures_symmetric_and_broadcasts():
     rng = np.random.default_rng(1)
     p = random_mixture(rng, 2, n_seeds=3)
     q = random_mixture(rng, 2, n_seeds=3)
-    np.testing.assert_allclose(gmm.l2_squared(p, p), 0, atol=1e-14)
-    np.testing.assert_allclose(gmm.l2_squared(p, q), gmm.l2_squared(q, p), rtol=1e-12)
+    np.testing.assert_allclose(theory.l2_squared(p, p), 0, atol=1e-14)
+    np.testing.assert_allclose(theory.l2_squared(p, q), theory.l2_squared(q, p), rtol=1e-12)
     one = p.select(slice(0, 1))
-    np.testing.assert_allclose(gmm.l2_squared(one, q),
-                               [gmm.l2_squared(one, q.select(slice(i, i + 1)))[0]
+    np.testing.assert_allclose(theory.l2_squared(one, q),
+                               [theory.l2_squared(one, q.select(slice(i, i + 1)))[0]
                                 for i in range(3)], rtol=1e-12)
 
 
@@ -65,7 +70,7 @@ def test_l2_squared_of_narrow_gaussians_grows_like_one_over_variance():
     # ∫N(0, s²I)² = 1/(4π s²): the collapse makes L2² large, as in the authors' run
     for s in (1.0, 0.1, 0.01):
         narrow = Mixture([[1.0]], [[[0.0, 0.0]]], [[s ** 2 * np.eye(2)]])
-        assert gmm.gaussian_product_integral(narrow, narrow)[0] == \
+        assert theory.gaussian_product_integral(narrow, narrow)[0] == \
             pytest.approx(1 / (4 * np.pi * s ** 2), rel=1e-12)
 
 
@@ -84,9 +89,9 @@ def test_batched_em_matches_sklearn_from_the_same_initialisation(case):
     if case == "collapsed":
         X = _collapsed_data(rng)
     else:
-        setup = gmm.SETUPS["two_gaussians" if case == "two_gaussians" else "one_blob"]
+        setup = family.SETUPS["two_gaussians" if case == "two_gaussians" else "one_blob"]
         X = setup.real_data(1000, 3, rng)
-    check = gmm.validate_against_sklearn(X, rng, n_components=n_components)
+    check = experiments.validate_against_sklearn(X, rng, n_components=n_components)
     assert np.all(check["relative_difference"] < 1e-6), check
     # same algorithm, same start: the same iteration at which |Δ lower bound| < tol
     np.testing.assert_array_equal(check["batched_n_iter"], check["sklearn_n_iter"])
@@ -94,7 +99,7 @@ def test_batched_em_matches_sklearn_from_the_same_initialisation(case):
 
 def test_batched_em_parameters_match_sklearn():
     rng = np.random.default_rng(3)
-    X = gmm.SETUPS["one_blob"].real_data(500, 2, rng)
+    X = family.SETUPS["one_blob"].real_data(500, 2, rng)
     initial = batched_em.mixture_from_labels(X, batched_em.kmeans(X, 2, rng), 2)
     ours = batched_em.fit_em(X, 2, initial=initial).mixture
     for s in range(2):
@@ -110,7 +115,7 @@ def test_batched_em_parameters_match_sklearn():
 
 def test_initial_mixture_is_sklearns_initialisation_from_the_same_labels():
     rng = np.random.default_rng(4)
-    X = gmm.SETUPS["one_blob"].real_data(400, 2, rng)
+    X = family.SETUPS["one_blob"].real_data(400, 2, rng)
     labels = batched_em.kmeans(X, 2, rng)
     ours = batched_em.mixture_from_labels(X, labels, 2)
     for s in range(2):
@@ -124,7 +129,7 @@ def test_initial_mixture_is_sklearns_initialisation_from_the_same_labels():
 
 def test_lloyd_iterations_match_sklearn_kmeans_from_the_same_centres():
     rng = np.random.default_rng(5)
-    X = gmm.SETUPS["one_blob"].real_data(1000, 4, rng)
+    X = family.SETUPS["one_blob"].real_data(1000, 4, rng)
     centres = X[:, :2].copy()        # two data points as initial centres
     ours = batched_em.kmeans(X, 2, None, initial_centers=centres)
     with threadpool_limits(1):
@@ -186,19 +191,19 @@ def test_log_density_matches_scipy():
 
 def test_component_spread_is_the_root_mean_variance():
     covariances = np.array([[[[4.0, 1.0], [1.0, 0.0001]], [[0.01, 0], [0, 0.01]]]])
-    np.testing.assert_allclose(gmm.component_spread(covariances),
+    np.testing.assert_allclose(metrics.component_spread(covariances),
                                [[np.sqrt(4.0001 / 2), 0.1]])
-    assert gmm.mean_spread(np.array([[0.25, 0.75]]), covariances)[0] == \
+    assert metrics.mean_spread(np.array([[0.25, 0.75]]), covariances)[0] == \
         pytest.approx(0.25 * np.sqrt(4.0001 / 2) + 0.075)
 
 
 # --------------------------------------------------------------------------- tails
 def test_hdr_threshold_of_a_standard_gaussian_holds_its_level():
     rng = np.random.default_rng(10)
-    truth = gmm.SETUPS["one_blob"].true_mixture()
+    truth = family.SETUPS["one_blob"].true_mixture()
     n = 200000
     for level in (0.95, 0.99):
-        log_t = gmm.hdr_log_threshold(truth, level, n, rng)[0]
+        log_t = metrics.hdr_log_threshold(truth, level, n, rng)[0]
         radius2 = -2 * (log_t + np.log(2 * np.pi))     # N(0, I): p = e^{-r²/2} / 2π
         exact_mass = 1 - np.exp(-radius2 / 2)
         assert abs(exact_mass - level) < 5 * np.sqrt(level * (1 - level) / n)
@@ -206,11 +211,11 @@ def test_hdr_threshold_of_a_standard_gaussian_holds_its_level():
 
 def test_tail_masses_of_the_truth_itself_are_the_levels():
     rng = np.random.default_rng(11)
-    setup = gmm.SETUPS["two_gaussians"]
+    setup = family.SETUPS["two_gaussians"]
     truth = setup.true_mixture()
     n = 50000
-    thresholds = {lv: gmm.hdr_log_threshold(truth, lv, 4 * n, rng)[0] for lv in (0.95, 0.99)}
-    masses = gmm.tail_masses(Mixture.stack([truth] * 2), truth, thresholds,
+    thresholds = {lv: metrics.hdr_log_threshold(truth, lv, 4 * n, rng)[0] for lv in (0.95, 0.99)}
+    masses = metrics.tail_masses(Mixture.stack([truth] * 2), truth, thresholds,
                              batched_em.sample_mixture(truth, n, rng)[0], n, rng)
     for level in (0.95, 0.99):
         # binomial SE of each Monte-Carlo mass, plus the threshold's own estimation error
@@ -221,10 +226,10 @@ def test_tail_masses_of_the_truth_itself_are_the_levels():
 
 def test_a_collapsed_mixture_has_no_tails_and_covers_little():
     rng = np.random.default_rng(12)
-    truth = gmm.SETUPS["one_blob"].true_mixture()
+    truth = family.SETUPS["one_blob"].true_mixture()
     point = Mixture([[1.0]], [[[0.1, 0.0]]], [[0.01 ** 2 * np.eye(2)]])
-    thresholds = {0.99: gmm.hdr_log_threshold(truth, 0.99, 100000, rng)[0]}
-    masses = gmm.tail_masses(point, truth, thresholds,
+    thresholds = {0.99: metrics.hdr_log_threshold(truth, 0.99, 100000, rng)[0]}
+    masses = metrics.tail_masses(point, truth, thresholds,
                              batched_em.sample_mixture(truth, 20000, rng)[0], 20000, rng)
     assert masses["outside"][0.99][0] == 0.0
     assert masses["covered"][0.99][0] < 0.01
@@ -232,7 +237,7 @@ def test_a_collapsed_mixture_has_no_tails_and_covers_little():
 
 # --------------------------------------------------------------------------- data type
 def test_point_pool_appends_in_place_without_changing_earlier_views():
-    data_type = gmm.PointData()
+    data_type = family.PointData()
     real = np.zeros((2, 3, 2))
     first = data_type.concat([real, np.ones((2, 3, 2))])
     second = data_type.concat([first, 2 * np.ones((2, 4, 2))])
@@ -248,7 +253,7 @@ def test_point_pool_appends_in_place_without_changing_earlier_views():
 
 
 def test_point_data_take_draws_distinct_points_per_seed():
-    data_type = gmm.PointData()
+    data_type = family.PointData()
     pool = np.arange(2 * 5000 * 2, dtype=float).reshape(2, 5000, 2)
     taken = data_type.take(pool, 1000, np.random.default_rng(0))
     assert taken.shape == (2, 1000, 2)
@@ -267,17 +272,17 @@ def _real_rows_in(data, real):
 def test_policies_in_one_batch_follow_their_own_rules():
     rng = np.random.default_rng(13)
     n, per_group = 200, 3
-    real = gmm.SETUPS["one_blob"].real_data(n, 3 * per_group, rng)
+    real = family.SETUPS["one_blob"].real_data(n, 3 * per_group, rng)
     names = ["replace", "mix_real(0.1)", "accumulate_subsample"]
-    policy = gmm.SeedGroups([(per_group, loop.policy_from_name(name)) for name in names])
+    policy = family.SeedGroups([(per_group, policy_from_name(name)) for name in names])
     counts = {}
 
     def real_share(model, data, generation):
         counts[generation] = _real_rows_in(data, real)
         return 0.0
 
-    run = loop.run_generations(gmm.BatchedGMMFamily(), real, policy, 8, rng,
-                               {"share": real_share, **gmm.PARAMETER_METRICS})
+    run = run_generations(family.BatchedGMMFamily(), real, policy, 8, rng,
+                               {"share": real_share, **metrics.PARAMETER_METRICS})
     assert run.metrics["weights"].shape == (9, 3 * per_group, 2)
     assert list(run.sizes) == [n] * 9
     for generation in range(1, 9):
@@ -295,18 +300,18 @@ def test_policies_in_one_batch_follow_their_own_rules():
 
 def test_accumulate_trains_on_the_whole_growing_pool():
     rng = np.random.default_rng(14)
-    real = gmm.SETUPS["one_blob"].real_data(100, 2, rng)
-    run = loop.run_generations(gmm.BatchedGMMFamily(), real, loop.policy_from_name("accumulate"),
-                               5, rng, dict(gmm.PARAMETER_METRICS))
+    real = family.SETUPS["one_blob"].real_data(100, 2, rng)
+    run = run_generations(family.BatchedGMMFamily(), real, policy_from_name("accumulate"),
+                               5, rng, dict(metrics.PARAMETER_METRICS))
     assert list(run.sizes) == [100 * (g + 1) for g in range(6)]
 
 
 def test_run_spec_snapshots_and_histories():
-    spec = gmm.RunSpec((("one_blob", "replace"), ("two_gaussians", "replace")), 300, 2, 12,
-                       snapshot_generations=(0, 5, 12, 50))
-    one_blob, two = gmm.run_spec(spec, seed=1, tail_samples=500, tail_evaluations=5)
+    spec = experiments.RunSpec((("one_blob", "replace"), ("two_gaussians", "replace")), 300,
+                               2, 12, snapshot_generations=(0, 5, 12, 50))
+    one_blob, two = experiments.run_spec(spec, seed=1, tail_samples=500, tail_evaluations=5)
     assert sorted(one_blob.snapshots) == [0, 5, 12]       # generations past the run dropped
-    real = gmm.SETUPS["one_blob"].real_data(300, 2, gmm.rng_for(1, "real", "one_blob", 300))
+    real = family.SETUPS["one_blob"].real_data(300, 2, rng_for(1, "real", "one_blob", 300))
     np.testing.assert_array_equal(one_blob.snapshots[0], real[0])
     assert one_blob.weights.shape == (13, 2, 2) and two.setup == "two_gaussians"
     assert one_blob.l2_to_generation0()[0] == pytest.approx([0, 0], abs=1e-14)
@@ -317,21 +322,22 @@ def test_run_spec_snapshots_and_histories():
 
 
 def test_same_seed_same_numbers():
-    spec = gmm.RunSpec((("one_blob", "mix_real(0.1)"),), 200, 2, 5)
-    first = gmm.run_spec(spec, seed=3, tail_levels=())[0]
-    second = gmm.run_spec(spec, seed=3, tail_levels=())[0]
+    spec = experiments.RunSpec((("one_blob", "mix_real(0.1)"),), 200, 2, 5)
+    first = experiments.run_spec(spec, seed=3, tail_levels=())[0]
+    second = experiments.run_spec(spec, seed=3, tail_levels=())[0]
     np.testing.assert_array_equal(first.covariances, second.covariances)
 
 
 def test_sklearn_family_runs_through_the_loop_and_is_timed():
-    timings = gmm.time_authors_loop(gmm.SETUPS["one_blob"], 200, 3, 2, seed=0)
-    assert timings["authors_history"].weights.shape == (4, 1, 2)
-    assert timings["authors_rate"] > 0 and timings["batched_rate"] > 0
+    timing = experiments.time_authors_loop(family.SETUPS["one_blob"], 200, 3, 2, seed=0)
+    assert timing.authors.weights.shape == (4, 1, 2)
+    assert timing.batched.weights.shape == (4, 2, 2)
+    assert timing.authors_rate > 0 and timing.batched_rate > 0
 
 
 def test_chapter_specs_cover_every_policy_and_sample_size():
     settings = profiles.settings("gmm", "book")
-    specs = gmm.chapter_specs(settings)
+    specs = experiments.chapter_specs(settings)
     main = [g for s in specs if s.n_points == settings.n_points and s.n_components == 2
             for g in s.groups]
     assert set(main) >= {("one_blob", "replace"), ("two_gaussians", "replace"),
@@ -358,16 +364,16 @@ def test_chapter_specs_cover_every_policy_and_sample_size():
                                np.random.default_rng(0), tol=-1), "tol"),
     (lambda: batched_em.fit_em(np.random.default_rng(0).random((1, 10, 2)), 2),
      "needs rng"),
-    (lambda: batched_em.sample_mixture(gmm.SETUPS["one_blob"].true_mixture(), 0,
+    (lambda: batched_em.sample_mixture(family.SETUPS["one_blob"].true_mixture(), 0,
                                        np.random.default_rng(0)), "n must be an integer"),
     (lambda: batched_em.kmeans(np.zeros((1, 3, 2)), 5, np.random.default_rng(0)),
      "n_clusters"),
-    (lambda: gmm.SETUPS["one_blob"].real_data(1, 2, np.random.default_rng(0)),
+    (lambda: family.SETUPS["one_blob"].real_data(1, 2, np.random.default_rng(0)),
      "n_points must be an integer >= 2"),
-    (lambda: gmm.setup_named("three_blobs"), "unknown setup 'three_blobs'; allowed: one_blob"),
-    (lambda: loop.policy_from_name("recycle"), "unknown policy 'recycle'; allowed: replace"),
-    (lambda: loop.policy_from_name("mix_real(1.5)"), "fraction must be a number in"),
-    (lambda: gmm.SeedGroups([(2, loop.policy_from_name("accumulate"))]), "cannot share"),
+    (lambda: family.setup_named("three_blobs"), "unknown setup 'three_blobs'; allowed: one_blob"),
+    (lambda: policy_from_name("recycle"), "unknown policy 'recycle'; allowed: replace"),
+    (lambda: policy_from_name("mix_real(1.5)"), "fraction must be a number in"),
+    (lambda: family.SeedGroups([(2, policy_from_name("accumulate"))]), "cannot share"),
     (lambda: Mixture(np.ones((1, 2)), np.zeros((1, 2, 3)), np.zeros((1, 2, 3, 3))),
      "inconsistent mixture shapes"),
     (lambda: profiles.settings("gmm", "huge"), "unknown profile 'huge'"),
@@ -389,14 +395,14 @@ def test_single_component_loop_matches_the_exact_wishart_theory():
     # log-chi-square terms; compare quantiles of the simulated ratio with the theory at
     # generation 40 (400 seeds; tolerance 5 standard errors of an empirical quantile)
     n_points, n_seeds, n_generations = 100, 400, 40
-    spec = gmm.RunSpec((("one_blob", "replace"),), n_points, n_seeds, n_generations,
-                       n_components=1)
-    history = gmm.run_spec(spec, seed=2, tail_levels=())[0]
-    log_ratio = 4 * np.log(gmm.geometric_spread_ratio(history)[n_generations])
-    theory = 4 * np.log(gmm.single_gaussian_theory(n_points, [n_generations],
-                                                   (0.1, 0.5, 0.9))[:, 0])
-    sd = (theory[2] - theory[0]) / (2 * stats.norm.ppf(0.9))
-    for q, expected in zip((0.1, 0.5, 0.9), theory):
+    spec = experiments.RunSpec((("one_blob", "replace"),), n_points, n_seeds, n_generations,
+                               n_components=1)
+    history = experiments.run_spec(spec, seed=2, tail_levels=())[0]
+    log_ratio = 4 * np.log(theory.geometric_spread_ratio(history.covariances)[n_generations])
+    predicted = 4 * np.log(theory.single_gaussian_theory(n_points, [n_generations],
+                                                         (0.1, 0.5, 0.9))[:, 0])
+    sd = (predicted[2] - predicted[0]) / (2 * stats.norm.ppf(0.9))
+    for q, expected in zip((0.1, 0.5, 0.9), predicted):
         standard_error = np.sqrt(q * (1 - q) / n_seeds) / stats.norm.pdf(stats.norm.ppf(q)) * sd
         assert abs(np.quantile(log_ratio, q) - expected) < 5 * standard_error
 
@@ -420,31 +426,229 @@ def test_log_likelihood_of_far_apart_narrow_components_is_exact():
                                                                                rel=1e-8)
 
 
-def test_the_chapter_pipeline_on_tiny_settings(tmp_path):
-    # every run, claim and metric of the chapter, end to end, at a tiny scale
-    from collapse import results
+def _tiny_settings(**overrides):
     settings = profiles.settings("gmm", "smoke", n_seeds=2, n_points=200, n_generations=4,
                                  sample_size_runs=[{"n_points": 100, "n_seeds": 2,
-                                                    "n_generations": 3}])
-    settings["accumulate_generations"] = 2
-    runs = gmm.run_specs(gmm.chapter_specs(settings), settings.seed, n_jobs=1, progress=None,
-                         tail_samples=300, tail_evaluations=3,
-                         extra_generations=settings.record_generations)
-    record = results.ChapterRecord("gmm", settings)
-    gmm.declare_claims(record, settings)
-    gmm.evaluate_claims(record, runs, settings)
-    gmm.record_metrics(record, runs, settings.record_generations)
-    assert all(c.verdict in results.VERDICTS for c in record.claims.values())
+                                                    "n_generations": 3}],
+                                 tail_samples=300, **overrides)
+    settings.update(accumulate_generations=2, tail_evaluations=3, authors_generations=2,
+                    timing_seeds=2)
+    return settings
+
+
+def test_the_chapter_pipeline_on_tiny_settings(tmp_path):
+    # every run, claim, metric, figure and text of the chapter, end to end, at a tiny scale
+    import matplotlib
+    matplotlib.use("Agg")
+    from collapse.gmm import figures
+    settings = _tiny_settings()
+    lines = []
+    runs = experiments.run(settings, progress=lines.append)
+    assert len(lines) == len(experiments.chapter_specs(settings))
+    record = records.ChapterRecord("gmm", settings)
+    claims.declare_claims(record, settings)
+    claims.evaluate_claims(record, runs)
+    experiments.record_metrics(record, runs)
+    assert all(c.verdict in records.VERDICTS for c in record.claims.values())
     spread = record.metrics["median_spread"]
     assert {"N=200/replace", "N=200/replace/two_gaussians", "N=200/mix_real(0.1)",
             "N=200/accumulate_subsample", "N=200/accumulate", "N=200/replace/K=1",
             "N=100/replace", "N=100/mix_real(0.1)"} <= set(spread)
     assert spread["N=200/replace"]["50"] is None and spread["N=200/replace"]["last"] > 0
-    assert "| one blob | `replace` | 200 |" in gmm.summary_markdown(runs, [50])
+    assert record.metrics["validation_max_relative_loglik_difference"] < 1e-6
+    assert "| one blob | `replace` | 200 |" in figures.summary_markdown(runs)
+    for text in (figures.validation_markdown, figures.setups_markdown,
+                 figures.comparison_markdown, figures.tail_sampling_note,
+                 figures.tails_markdown, figures.policies_markdown, figures.speed_markdown):
+        assert text(runs)
+    for draw in (figures.l2_chains_figure, figures.l2_bands_figure,
+                 figures.spread_bands_figure, figures.single_gaussian_figure,
+                 figures.tails_figure, figures.sample_size_figure, figures.policies_figure):
+        matplotlib.pyplot.close(draw(runs))
+    for setup in ("one_blob", "two_gaussians"):
+        matplotlib.pyplot.close(figures.snapshots_figure(runs, setup))
     assert record.save(tmp_path).is_file()
 
 
+def test_the_package_implements_the_experiment_protocol_and_the_transitional_names():
+    import collapse.batched_em
+    import collapse.gmm
+    from collapse.core.experiment import check_protocol
+    check_protocol(collapse.gmm)
+    # used as gmm.NAME by collapse.escaping until it moves
+    for name in ("BatchedGMMFamily", "PARAMETER_METRICS", "SeedGroups", "l2_squared",
+                 "rng_for", "setup_named"):
+        assert hasattr(collapse.gmm, name), name
+    assert collapse.gmm.rng_for is rng_for
+    assert collapse.batched_em.Mixture is Mixture
+
+
 def test_paper_profile_specs_are_the_full_scale_runs():
-    specs = gmm.chapter_specs(profiles.settings("gmm", "paper"))
+    specs = experiments.chapter_specs(profiles.settings("gmm", "paper"))
     assert any(s.n_points == 10000 and s.n_generations == 2050 for s in specs)
     assert all(s.n_seeds >= 8 for s in specs)
+
+
+# --------------------------------------------------------------------------- resume
+class _Interrupted(Exception):
+    pass
+
+
+class _InterruptingCheckpointer(PickleCheckpointer):
+    """Saves like a PickleCheckpointer, then stops the run after saving ``generation``."""
+
+    def __init__(self, directory, generation):
+        super().__init__(directory)
+        self.generation = generation
+
+    def save(self, generation, state):
+        super().save(generation, state)
+        if generation == self.generation:
+            raise _Interrupted
+
+
+class _RecordingCheckpointer(PickleCheckpointer):
+    """A PickleCheckpointer that remembers which generations it saved."""
+
+    def __init__(self, directory):
+        super().__init__(directory)
+        self.saved = []
+
+    def save(self, generation, state):
+        super().save(generation, state)
+        self.saved.append(generation)
+
+
+def test_a_resumed_chain_records_the_same_metrics_and_snapshots(tmp_path):
+    # issue 11, point 5: the snapshots are a fold, saved in every checkpoint, so a chain
+    # interrupted after generation 5 and resumed equals one that ran straight through
+    spec = experiments.RunSpec((("one_blob", "replace"), ("one_blob", "mix_real(0.1)")), 120,
+                               2, 9, snapshot_generations=(0, 3, 7, 9))
+    options = dict(seed=4, tail_samples=200, tail_evaluations=4)
+    straight = experiments.run_spec(spec, **options)
+    with pytest.raises(_Interrupted):
+        experiments.run_spec(spec, checkpointer=_InterruptingCheckpointer(tmp_path, 5),
+                             **options)
+    checkpointer = _RecordingCheckpointer(tmp_path)
+    resumed = experiments.run_spec(spec, checkpointer=checkpointer, **options)
+    assert checkpointer.saved == [6, 7, 8, 9]          # it resumed after generation 5
+    for first, second in zip(straight, resumed):
+        for name in ("weights", "means", "covariances", "n_iter", "sizes"):
+            np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
+        assert sorted(first.snapshots) == sorted(second.snapshots) == [0, 3, 7, 9]
+        for generation in first.snapshots:
+            np.testing.assert_array_equal(first.snapshots[generation],
+                                          second.snapshots[generation])
+        for kind in ("outside", "covered"):
+            for level in (0.95, 0.99):
+                np.testing.assert_array_equal(first.tails[kind][level],
+                                              second.tails[kind][level])
+    # the snapshots of generations 0 and 3 came from the checkpoint
+    real = family.SETUPS["one_blob"].real_data(120, 2, rng_for(4, "real", "one_blob", 120))
+    np.testing.assert_array_equal(resumed[0].snapshots[0], real[0])
+    np.testing.assert_array_equal(resumed[1].snapshots[0], real[0])
+
+
+def test_the_resumed_loop_reports_where_it_resumed(tmp_path):
+    real = family.SETUPS["one_blob"].real_data(100, 2, np.random.default_rng(17))
+    fold = {"snapshots": metrics.snapshot_fold((0, 2, 4), seeds=[1])}
+
+    def chain(checkpointer):
+        return run_generations(family.BatchedGMMFamily(), real, policy_from_name("replace"), 4,
+                               np.random.default_rng(18), dict(metrics.PARAMETER_METRICS),
+                               checkpointer=checkpointer, folds=fold)
+
+    straight = chain(None)
+    with pytest.raises(_Interrupted):
+        chain(_InterruptingCheckpointer(tmp_path, 2))
+    resumed = chain(PickleCheckpointer(tmp_path))
+    assert resumed.resumed_from == 2 and straight.resumed_from is None
+    assert sorted(resumed.folds["snapshots"]) == [0, 2, 4]
+    for generation, points in straight.folds["snapshots"].items():
+        assert points.shape == (1, 100, 2)
+        np.testing.assert_array_equal(points, resumed.folds["snapshots"][generation])
+    np.testing.assert_array_equal(straight.folds["snapshots"][0][0], real[1])
+
+
+# --------------------------------------------------------------------------- claims
+def _synthetic_history(spreads, centres=((0.0, 0.0), (0.0, 0.0)), setup="one_blob",
+                       policy="replace", n_points=1000, tails=None, n_seeds=3, seed=0):
+    """A two-component run whose components sit at ``centres`` with isotropic spread
+    ``spreads[n]`` at generation n (times a small jitter per generation and seed)."""
+    rng = np.random.default_rng(seed)
+    n = len(spreads)
+    spreads = np.asarray(spreads, float)[:, None] * (1 + 1e-3 * rng.standard_normal((n, n_seeds)))
+    covariances = spreads[:, :, None, None, None] ** 2 * np.eye(2)
+    covariances = np.broadcast_to(covariances, (n, n_seeds, 2, 2, 2)).copy()
+    means = np.broadcast_to(np.asarray(centres, float), (n, n_seeds, 2, 2)).copy()
+    history = metrics.MixtureHistory(setup, policy, n_points, 2,
+                                         np.full((n, n_seeds, 2), 0.5), means, covariances,
+                                         np.ones((n, n_seeds), int), np.full(n, n_points))
+    generations = experiments.evaluation_generations(n - 1, 12)
+    outside, covered = tails if tails is not None else (lambda g: 0.01 + 0 * g,
+                                                        lambda g: 0.95 + 0 * g)
+    history.tail_generations = generations
+    history.tails = {kind: {level: np.repeat(curve(generations)[:, None], n_seeds, 1)
+                            for level in (0.95, 0.99)}
+                     for kind, curve in (("outside", outside), ("covered", covered))}
+    return history
+
+
+def _synthetic_runs(collapse: bool, policies_help: bool) -> experiments.GMMRuns:
+    """Runs shaped like the chapter's: with ``collapse``, `replace` shrinks the spread
+    geometrically (faster for smaller N, to 0.01 by generation 2000 at N = 1,000) and the
+    tail mass halves long before the bulk coverage; with ``policies_help``, `mix_real(0.1)`
+    and `accumulate` keep the generation-0 spread, otherwise they follow `replace`."""
+    def shrinking(n_points, n_generations):
+        rate = np.log(100) * 1000 / n_points / 2000 if collapse else 0.0
+        return np.exp(-rate * np.arange(n_generations + 1))
+
+    tails = (lambda g: 0.01 * np.exp(-g / 20), lambda g: 0.95 * np.exp(-g / 700)) \
+        if collapse else None
+    histories = {}
+    for n_points, n_generations in ((500, 2050), (1000, 2050), (10000, 150)):
+        histories[("one_blob", "replace", n_points, 2)] = _synthetic_history(
+            shrinking(n_points, n_generations), n_points=n_points, tails=tails)
+    histories[("two_gaussians", "replace", 1000, 2)] = _synthetic_history(
+        shrinking(1000, 2050), centres=((-4.0, 0.0), (4.0, 0.0)), setup="two_gaussians",
+        tails=tails)
+    for policy, n_generations in (("mix_real(0.1)", 2050), ("accumulate", 40)):
+        spreads = np.ones(n_generations + 1) if policies_help \
+            else shrinking(1000, n_generations)
+        histories[("one_blob", policy, 1000, 2)] = _synthetic_history(
+            spreads, policy=policy, seed=1 if policies_help else 0)
+    return experiments.GMMRuns(1000, histories, validation={})
+
+
+def _verdicts(runs):
+    settings = {"profile": "test", "n_points": 1000, "n_generations": 2050}
+    record = records.ChapterRecord("gmm", settings)
+    claims.declare_claims(record, settings)
+    claims.evaluate_claims(record, runs)
+    assert all(c.verdict in records.VERDICTS and c.measured for c in record.claims.values())
+    return {c.id: c.verdict for c in record.claims.values()}
+
+
+def test_claims_are_reproduced_on_a_synthetic_run_with_every_effect():
+    assert set(_verdicts(_synthetic_runs(collapse=True, policies_help=True)).values()) == \
+        {"reproduced"}
+
+
+def test_collapse_claims_fail_on_a_synthetic_run_without_collapse():
+    verdicts = _verdicts(_synthetic_runs(collapse=False, policies_help=True))
+    for claim in ("spread-collapses", "l2-grows", "tails-first", "two-gaussians-collapse",
+                  "sample-size"):
+        assert verdicts[claim] == "not reproduced", claim
+
+
+def test_policy_claims_fail_when_the_policies_do_not_help():
+    verdicts = _verdicts(_synthetic_runs(collapse=True, policies_help=False))
+    assert verdicts["spread-collapses"] == "reproduced"
+    assert verdicts["real-data-stops"] == "not reproduced"
+    assert verdicts["accumulate-bounded"] == "not reproduced"
+
+
+def test_tails_first_needs_the_tail_to_halve_before_the_bulk():
+    assert claims.tails_went_first(10, 500) and claims.tails_went_first(10, None)
+    assert not claims.tails_went_first(None, 500) and not claims.tails_went_first(500, 10)
+    assert not claims.tails_went_first(None, None) and not claims.tails_went_first(7, 7)
