@@ -29,8 +29,8 @@ from .metrics import PARAMETER_METRICS, MixtureHistory, at_generation, hdr_log_t
     snapshot_fold, tail_masses
 
 __all__ = ["PAPER_SPREAD_START", "PAPER_SPREAD_END", "PAPER_FINAL_L2", "RunSpec", "run_spec",
-           "policy_run", "run_specs", "evaluation_generations", "chapter_specs", "validate_against_sklearn",
-           "validation_summary", "LoopTiming", "time_authors_loop", "GMMRuns",
+           "policy_run", "run_specs", "evaluation_generations", "chapter_specs",
+           "validate_against_sklearn", "validation_summary", "LoopTiming", "time_authors_loop", "GMMRuns",
            "paper_profile_note", "run", "summary_table", "record_metrics"]
 
 PAPER_SPREAD_START, PAPER_SPREAD_END = 0.90, 0.01   # the authors' stored run, √(tr Σ/2)
