@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -136,7 +137,7 @@ class VAEReuse:
     """The VAE chapter's chains for this chapter's VAE settings: chain label -> (latent spread
     (N + 1, seeds), wall seconds (seeds,)), empty when the artifact at ``path`` is missing."""
 
-    path: Any
+    path: Path | None
     chains: dict[str, tuple[np.ndarray, np.ndarray]]
 
     def run_for(self, plan: PlannedRun) -> FamilyRun | None:
