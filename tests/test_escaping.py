@@ -1,13 +1,25 @@
-"""Tests of collapse.escaping: the Gaussian mix_real recursion against the loop, the policy
-specs, the comparison summaries and the claims machinery. Statistical tests use fixed seeds and
-4 standard errors of the Monte-Carlo mean as tolerance."""
+"""Tests of collapse.escaping: the Gaussian mix_real recursion against the loop, the plan of
+runs, every family's policy_run (one protocol), the comparison summaries, the claims on
+synthetic runs (effect and no effect) and the reuse of the VAE chapter's chains. Statistical
+tests use fixed seeds and 4 standard errors of the Monte-Carlo mean as tolerance."""
+import inspect
 import math
 
 import numpy as np
 import pytest
 
-from collapse import escaping, gaussian, profiles, results
-from collapse.loop import MixReal, run_generations
+from collapse.core.loop import run_generations
+from collapse.core.policies import MixReal
+from collapse.core.seeds import rng_for
+from collapse.escaping import declare_claims, evaluate_claims, experiments, record_metrics, text
+from collapse.escaping.comparison import (FIXED_REPLACE_LABEL, GROWING_LABEL,
+                                          FamilyComparison, FamilyRun)
+from collapse.escaping.theory import gaussian_mix_real_moments, gaussian_mix_real_threshold
+from collapse.gaussian.family import NaiveGaussian
+from collapse.publish import profiles
+from collapse.publish.records import ChapterRecord
+from collapse.vae import experiments as vae_experiments
+from collapse.vae.chains import Chain
 
 
 def z_score(values, exact):
@@ -21,10 +33,10 @@ def test_gaussian_mix_real_recursion_matches_the_loop(fraction):
     size, seeds, n = 20, 20000, 8
     rng = np.random.default_rng(int(fraction * 100) + 5)
     real = rng.standard_normal((seeds, size))
-    history = run_generations(gaussian.NaiveGaussian("unbiased"), real, MixReal(fraction),
+    history = run_generations(NaiveGaussian("unbiased"), real, MixReal(fraction),
                               n, rng, {"mean": lambda m, d, g: m.mean,
                                        "variance": lambda m, d, g: m.std ** 2})
-    exact_error, exact_variance = escaping.gaussian_mix_real_moments(size, fraction, n)
+    exact_error, exact_variance = gaussian_mix_real_moments(size, fraction, n)
     for generation in (1, 3, n):
         assert abs(z_score(history["mean"][generation] ** 2, exact_error[generation])) < 4
         assert abs(z_score(history["variance"][generation], exact_variance[generation])) < 4
@@ -32,54 +44,96 @@ def test_gaussian_mix_real_recursion_matches_the_loop(fraction):
 
 def test_gaussian_mix_real_recursion_limits():
     size, n = 50, 30
-    error, variance = escaping.gaussian_mix_real_moments(size, 0.0, n)
+    error, variance = gaussian_mix_real_moments(size, 0.0, n)
     assert np.allclose(error, (np.arange(n + 1) + 1) / size) and np.allclose(variance, 1)
-    error, variance = escaping.gaussian_mix_real_moments(size, 1.0, n)
+    error, variance = gaussian_mix_real_moments(size, 1.0, n)
     assert np.allclose(error, 1 / size) and np.allclose(variance, 1)
     # stationary value ≈ σ²/M · (1 + 2f − 2f²)/(f(2 − f)) for large M
-    error, _ = escaping.gaussian_mix_real_moments(10_000, 0.5, 2000)
+    error, _ = gaussian_mix_real_moments(10_000, 0.5, 2000)
     assert error[-1] * 10_000 == pytest.approx((1 + 1 - 0.5) / 0.75, rel=2e-3)
-    strict = escaping.gaussian_mix_real_threshold(100, 0.05)
-    loose = escaping.gaussian_mix_real_threshold(100, 0.5)
+    strict = gaussian_mix_real_threshold(100, 0.05)
+    loose = gaussian_mix_real_threshold(100, 0.5)
     assert 0 < loose < strict <= 1
 
 
-# --------------------------------------------------------------------------- policies
-def test_policy_specs_and_bad_inputs():
-    specs = escaping.policy_specs([0, 0.1, 0.1, 0.5])
-    labels = [spec.label for spec in specs]
-    assert labels == ["replace", "accumulate", "accumulate_subsample", "growing M₀(n+1)",
-                      "mix_real(0.1)", "mix_real(0.5)"]
-    assert "growing M₀(n+1)" not in [s.label for s in escaping.policy_specs([0.1], False)]
-    growing = escaping.make_policy(escaping.PolicySpec("growing"), 30)
-    assert [growing.size_for(n, None, None) for n in (1, 2, 5)] == [60, 90, 180]
-    with pytest.raises(ValueError, match="unknown policy"):
-        escaping.PolicySpec("keep_all")
+# --------------------------------------------------------------------------- the plan
+def test_policy_names_plan_and_bad_inputs():
+    assert experiments.policy_names([0, 0.1, 0.1, 0.5]) == [
+        "replace", "accumulate", "accumulate_subsample", "growing", "mix_real(0.1)",
+        "mix_real(0.5)"]
     with pytest.raises(ValueError, match="fraction"):
-        escaping.PolicySpec("mix_real", 1.5)
-    with pytest.raises(ValueError, match="sample_size"):
-        escaping.make_policy(escaping.PolicySpec("growing"), None)
-    assert escaping.PolicySpec("replace", fixed_sample=True).label == "replace, fixed M₀ images"
-    with pytest.raises(ValueError, match="fixed_sample applies to policy 'replace' only"):
-        escaping.PolicySpec("accumulate", fixed_sample=True)
-    with pytest.raises(ValueError, match="unknown family"):
-        escaping.check_family("diffusion")
+        experiments.policy_names([1.5])
+    plans = experiments.plan_runs(profiles.settings("escaping", "smoke"))
+    by_key = {(plan.family, plan.label): plan for plan in plans}
+    assert [plan.family for plan in plans][::8][:3] == ["gaussian", "discrete", "gmm"]
+    pooled = by_key["gmm", GROWING_LABEL]
+    assert (pooled.policy, pooled.n_seeds, pooled.n_generations) == ("growing", 2, 8)
+    assert by_key["gmm", "accumulate_subsample"].n_seeds == 4
+    fixed = by_key["vae", FIXED_REPLACE_LABEL]
+    assert fixed.policy == "replace" and fixed.settings["synthetic_samples"] == "fixed"
+    assert by_key["vae", "replace"].n_generations == 5
+    with pytest.raises(ValueError, match="family must be one of"):
+        FamilyComparison("diffusion", {})
     with pytest.raises(ValueError, match="unknown profile"):
         profiles.settings("escaping", "huge")
 
 
+# --------------------------------------------------------------------------- one protocol
+def test_every_family_implements_the_same_policy_run():
+    signatures = {family: inspect.signature(module.policy_run)
+                  for family, module in experiments.POLICY_RUNNERS.items()}
+    assert set(signatures) == {"gaussian", "discrete", "gmm", "vae"}
+    first = signatures["gaussian"]
+    assert list(first.parameters) == ["policy", "n_seeds", "n_generations", "rng", "real_rng",
+                                      "settings"]
+    assert all(signature == first for signature in signatures.values()), signatures
+
+
+def _policy_run(family, policy, n_seeds, n_generations, settings, seed=3):
+    return experiments.POLICY_RUNNERS[family].policy_run(
+        policy, n_seeds, n_generations, rng_for(seed, family, policy),
+        real_rng=rng_for(seed, family, "real"), settings=settings)
+
+
+def test_gaussian_runs_share_generation_0_and_full_real_mix_repeats_it():
+    settings = {"sample_size": 30}
+    replace = _policy_run("gaussian", "replace", 50, 4, settings)
+    full = _policy_run("gaussian", "mix_real(1)", 50, 4, settings)
+    assert replace.shape == (5, 50)
+    assert np.allclose(replace[0], full[0])  # same real data, exact and naive sampler
+    assert np.allclose(full, full[0])
+    assert np.mean(replace[-1]) > np.mean(replace[0])
+
+
+def test_discrete_accumulate_and_full_real_mix_never_lose_a_state():
+    settings = {"n_states": 20, "sample_size": 40}
+    assert np.all(_policy_run("discrete", "accumulate", 30, 6, settings) == 1.0)
+    assert np.all(_policy_run("discrete", "mix_real(1)", 30, 6, settings) == 1.0)
+    replace = _policy_run("discrete", "replace", 30, 6, settings)
+    assert replace.shape == (7, 30) and np.median(replace[-1]) < 1.0
+    growing = _policy_run("discrete", "growing", 30, 6, settings)
+    assert np.median(growing[-1]) >= np.median(replace[-1])
+
+
+def test_gmm_full_real_mix_repeats_generation_0_and_pools_grow():
+    settings = {"n_points": 120}
+    full = _policy_run("gmm", "mix_real(1)", 2, 3, settings, seed=5)
+    assert full.shape == (4, 2) and np.allclose(full, full[0], rtol=1e-3)
+    accumulate = _policy_run("gmm", "accumulate", 1, 2, settings, seed=5)
+    assert accumulate.shape == (3, 1)
+    assert np.allclose(accumulate[0], full[0, :1])  # the same real data for seed 0
+
+
+# --------------------------------------------------------------------------- comparisons
 def _fake(family, ratios, generations=10, seeds=3):
     """A comparison whose runs sit at constant ``ratios`` (label -> ratio) after generation 0."""
     runs = {}
     for label, ratio in ratios.items():
-        name, fraction = (("mix_real", float(label[9:-1])) if label.startswith("mix_real(")
-                          else (label.split(" ")[0].rstrip(","), None))
+        policy = {GROWING_LABEL: "growing", FIXED_REPLACE_LABEL: "replace"}.get(label, label)
         values = np.full((generations + 1, seeds), float(ratio))
         values[0] = 1.0
-        spec = escaping.PolicySpec(name, fraction,
-                                   fixed_sample=label == escaping.FIXED_REPLACE_LABEL)
-        runs[label] = escaping.FamilyRun(family, spec, values, 0.0)
-    return escaping.FamilyComparison(family, runs, window=2)
+        runs[label] = FamilyRun(family, label, policy, values, 0.0)
+    return FamilyComparison(family, runs, window=2)
 
 
 def test_fraction_needed_takes_the_first_fraction_from_which_all_stay_within():
@@ -93,31 +147,45 @@ def test_fraction_needed_takes_the_first_fraction_from_which_all_stay_within():
     assert easy.fraction_needed(0.1) == (0.0, None)
 
 
-def test_claims_are_computed_from_the_comparisons(tmp_path):
-    settings = profiles.settings("escaping", "smoke")
-    base = {"replace": 20.0, "accumulate": 1.5, "accumulate_subsample": 3.0,
-            "growing M₀(n+1)": 5.0, "mix_real(0.01)": 15.0, "mix_real(0.1)": 5.0,
-            "mix_real(0.5)": 2.0, "mix_real(1)": 1.0}
-    comparisons = {"gaussian": _fake("gaussian", base), "gmm": _fake("gmm", base),
-                   "discrete": _fake("discrete", {**{k: 1 - 0.5 / v for k, v in base.items()},
-                                                  "accumulate": 1.0}),
-                   "vae": _fake("vae", {"replace": 1.02, "accumulate": 1.0,
-                                        "accumulate_subsample": 1.01, "mix_real(0.1)": 1.0,
-                                        "mix_real(0.5)": 1.0, "growing M₀(n+1)": 0.7,
-                                        "replace, fixed M₀ images": 0.8})}
-    size = settings["gaussian_sample_size"]
-    extra = {}
+LABELS = ["replace", "accumulate", "accumulate_subsample", GROWING_LABEL, "mix_real(0.01)",
+          "mix_real(0.1)", "mix_real(0.5)", "mix_real(1)"]
+VAE_LABELS = ["replace", "accumulate", "accumulate_subsample", "mix_real(0.1)",
+              "mix_real(0.5)", GROWING_LABEL, FIXED_REPLACE_LABEL]
+
+
+def _synthetic_runs(settings, error, level, vae, theory_shift=0.0):
+    """EscapingRuns with every family at constant ratios to generation 0 (label -> ratio):
+    ``error`` for the Gaussian and the GMM, ``level`` for the discrete family, ``vae``; the
+    Gaussian's moments at the exact recursion, shifted by ``theory_shift`` (relative)."""
+    comparisons = {"gaussian": _fake("gaussian", error), "discrete": _fake("discrete", level),
+                   "gmm": _fake("gmm", error), "vae": _fake("vae", vae)}
+    size, moments = settings["gaussian_sample_size"], {}
     for label, run in comparisons["gaussian"].runs.items():
-        fraction = run.spec.fraction or 0.0
-        error, variance = escaping.gaussian_mix_real_moments(size, fraction, 10)
-        noise = np.array([[-1.0, 0.0, 1.0]]) * 1e-3
-        extra[label] = (error[:, None] * (1 + noise), variance[:, None] * (1 + noise))
-    comparisons["gaussian"].extra = extra
-    record = results.ChapterRecord("escaping", settings)
-    escaping.declare_claims(record, settings, list(comparisons))
-    escaping.evaluate_claims(record, comparisons, settings)
-    escaping.record_metrics(record, comparisons, settings["tolerance"])
-    verdicts = {claim.id: claim.verdict for claim in record.claims.values()}
+        if run.kind in ("replace", "mix_real"):
+            exact = gaussian_mix_real_moments(size, run.fraction or 0.0, 10)
+            noise = np.array([[-1.0, 0.0, 1.0]]) * 1e-3 + theory_shift
+            moments[label] = tuple(values[:, None] * (1 + noise) for values in exact)
+    return experiments.EscapingRuns(dict(settings), {"epochs": 1}, comparisons, moments, 0.945,
+                                    experiments.VAEReuse(None, {}), [],
+                                    dict.fromkeys(comparisons, 0.0))
+
+
+def _verdicts(settings, runs):
+    record = ChapterRecord("escaping", settings)
+    declare_claims(record, settings)
+    evaluate_claims(record, runs)
+    record_metrics(record, runs)
+    return record, {claim.id: claim.verdict for claim in record.claims.values()}
+
+
+def test_claims_follow_the_effects(tmp_path):
+    settings = profiles.settings("escaping", "smoke")
+    error = dict(zip(LABELS, [20.0, 1.5, 3.0, 5.0, 15.0, 5.0, 2.0, 1.0]))
+    level = {**{label: 1 - 0.5 / ratio for label, ratio in error.items()}, "accumulate": 1.0}
+    vae = dict(zip(VAE_LABELS, [1.02, 1.0, 1.01, 1.0, 1.0, 0.7, 0.8]))
+    runs = _synthetic_runs(settings, error, level, vae)
+    record, verdicts = _verdicts(settings, runs)
+    assert None not in verdicts.values()
     # the VAE barely moves under replace: 3 of 4 families degrade
     assert verdicts["replace-degrades"] == "partially reproduced"
     assert verdicts["accumulate-bounded"] == "reproduced"
@@ -127,83 +195,126 @@ def test_claims_are_computed_from_the_comparisons(tmp_path):
     assert verdicts["growing-slows"] == "partially reproduced"
     assert "vae ×0.7 vs ×0.8" in record.claims["growing-slows"].measured
     # the summary has a column per family; a policy run for one family only is n/a elsewhere
-    table = escaping.summary_markdown(comparisons, [0, 0.1], settings["tolerance"])
-    assert table.splitlines()[0] == "|  | gaussian | gmm | discrete | vae |"
+    table = text.summary_markdown(runs)
+    assert table.splitlines()[0] == "|  | gaussian | discrete | gmm | vae |"
     assert "| `replace, fixed M₀ images` | n/a | n/a | n/a | 0.8 |" in table
-    assert "| `accumulate` | 1.5 | 1.5 | **1** | **1** |" in table
+    assert "| `accumulate` | 1.5 | **1** | 1.5 | **1** |" in table
     assert record.metrics["real_fraction_needed"]["gaussian"]["fraction"] == 1.0
     assert record.save(tmp_path).exists()
 
 
-# --------------------------------------------------------------------------- families
-def test_discrete_accumulate_and_full_real_mix_never_lose_a_state():
-    comparison = escaping.discrete_comparison(20, 40, 30, 6, [0.5, 1.0], seed=3)
-    assert np.all(comparison.runs["accumulate"].values == 1.0)
-    assert np.all(comparison.runs["mix_real(1)"].values == 1.0)
-    assert comparison.ratio("replace") < 1.0
-
-
-def test_gmm_comparison_runs_every_policy_and_full_real_mix_repeats_generation_0():
-    comparison = escaping.gmm_comparison(120, 2, 3, [1.0], seed=5, pool_seeds=1,
-                                         pool_generations=2)
-    assert set(comparison.runs) == {"replace", "accumulate", "accumulate_subsample",
-                                    "growing M₀(n+1)", "mix_real(1)"}
-    assert comparison.runs["accumulate"].values.shape == (3, 1)
-    full = comparison.runs["mix_real(1)"].values
-    assert np.allclose(full, full[0], rtol=1e-3)
+@pytest.mark.filterwarnings("ignore:An input array is constant")  # ρ undefined: fails
+def test_claims_fail_without_the_effects():
+    """Negative controls. (1) Every family collapses under replace but no policy helps (each
+    ends where replace does, the subsample further still), and the Gaussian's moments sit 10%
+    off the exact recursion: every claim but replace-degrades fails. (2) Nothing moves at
+    all: replace-degrades fails too."""
+    settings = profiles.settings("escaping", "smoke")
+    error = {**dict.fromkeys(LABELS, 20.0), "accumulate_subsample": 30.0}
+    level = {**dict.fromkeys(LABELS, 0.3), "accumulate_subsample": 0.2}
+    vae = {**dict.fromkeys(VAE_LABELS, 0.5), "accumulate_subsample": 0.4}
+    _, verdicts = _verdicts(settings, _synthetic_runs(settings, error, level, vae,
+                                                      theory_shift=0.1))
+    assert verdicts.pop("replace-degrades") == "reproduced"
+    assert set(verdicts.values()) == {"not reproduced"}, verdicts
+    flat = dict.fromkeys(LABELS, 1.0)
+    _, verdicts = _verdicts(settings, _synthetic_runs(settings, flat, flat,
+                                                      dict.fromkeys(VAE_LABELS, 1.0)))
+    assert verdicts["replace-degrades"] == "not reproduced"
 
 
 def test_related_claims_picks_policy_claims():
     loaded = {"gaussian": {"claims": [{"id": "accumulate-bounded"}, {"id": "sigma-collapses"}]},
               "vae": {"claims": [{"id": "real-data-stops-it"}]}}
-    rows = escaping.related_claims(loaded, ["gaussian", "discrete", "vae"])
+    rows = text.related_claims(loaded, ["gaussian", "discrete", "vae"])
     assert [(row["chapter"], row["id"]) for row in rows] == [
         ("gaussian", "accumulate-bounded"), ("vae", "real-data-stops-it")]
 
 
-def _tiny_vae_settings():
-    return {**profiles.settings("vae", "smoke"), "capacity": 2, "epochs": 1,
-            "n_eval_samples": 50, "n_grid_images": 1, "n_generations": 1}
+# --------------------------------------------------------------------------- the VAE's chains
+def _fake_chains(labels, n_generations, n_seeds=2):
+    """Chains whose latent spread falls linearly, the further the later the label comes."""
+    return {label: [Chain(label, seed,
+                          {"latent_spread": np.linspace(1.0, 0.9 - 0.1 * index,
+                                                        n_generations + 1) * (1 + 0.01 * seed),
+                           "final_loss": np.zeros(n_generations + 1)},
+                          seconds=2.0 + seed, cpu_seconds=1.0)
+                    for seed in range(n_seeds)] for index, label in enumerate(labels)}
+
+
+def test_the_vae_chains_artifact_is_read_back_only_under_the_same_settings(tmp_path):
+    settings = dict(profiles.settings("vae", "smoke"))
+    chains = _fake_chains(["replace", "mix_real(0.1)"], settings["n_generations"])
+    path = vae_experiments.write_chains_artifact(settings, chains, tmp_path)
+    assert path.parent == tmp_path / "artifacts" and path.name.startswith("vae-chains-")
+    assert not list(path.parent.glob(".*.tmp"))  # written atomically
+    read = vae_experiments.read_chains_artifact(settings, tmp_path)
+    assert set(read) == {"replace", "mix_real(0.1)"}
+    spread, seconds = read["replace"]
+    assert spread.shape == (settings["n_generations"] + 1, 2)
+    assert np.array_equal(seconds, [2.0, 3.0])
+    # settings that do not change a chain share the key; those that do, do not
+    assert vae_experiments.read_chains_artifact({**settings, "n_jobs": 7}, tmp_path) is not None
+    for changed in ({"epochs": 3}, {"n_seeds": 5}, {"policies": ["replace"]}):
+        assert vae_experiments.read_chains_artifact({**settings, **changed}, tmp_path) is None
+
+
+def test_the_escaping_run_reuses_the_vae_chapter_chains_and_says_so(tmp_path, monkeypatch):
+    """The whole chapter on a small scale without training a VAE: the VAE chapter's artifact
+    holds every VAE chain the chapter asks for; then every claim gets a verdict."""
+    monkeypatch.setenv("COLLAPSE_RESULTS_DIR", str(tmp_path))
+    settings = profiles.settings("escaping", "smoke", n_generations=6, gaussian_seeds=40,
+                                 gmm_seeds=2)
+    vae = experiments.vae_settings(settings)
+    note = experiments.vae_reuse(settings).note()
+    assert "no VAE chains artifact for these settings" in note
+    labels = [vae_experiments.policy_chain_label(plan.policy, plan.settings)
+              for plan in experiments.plan_runs(settings) if plan.family == "vae"]
+    assert labels == ["replace", "accumulate", "accumulate_subsample",
+                      "growing(M₀(n+1)), fixed images", "mix_real(0.1)",
+                      "replace, fixed images"]
+    vae_experiments.write_chains_artifact(vae, _fake_chains(labels, vae["n_generations"]))
+    lines = []
+    runs = experiments.run(settings, progress=lines.append)
+    assert lines[0].startswith("reused the VAE chapter's chains (artifacts/vae-chains-")
+    assert not any(line.startswith("vae ") for line in lines[1:])  # no VAE chain ran here
+    assert runs.reused == ["replace", "accumulate", "accumulate_subsample", GROWING_LABEL,
+                           "mix_real(0.1)", FIXED_REPLACE_LABEL]
+    assert runs.comparisons["vae"].runs["replace"].values.shape == (6, 2)
+    assert runs.comparisons["gmm"].runs["accumulate"].values.shape == (7, 2)
+    assert "| 1; 2 for replace, accumulate, " in text.setup_markdown(settings)
+    record, verdicts = _verdicts(settings, runs)
+    assert None not in verdicts.values() and len(verdicts) == 7
+    assert record.metrics["vae_reused_chains"]["replace"] == 2
 
 
 @pytest.mark.slow
-def test_vae_comparison_runs_through_the_vae_module():
-    settings = _tiny_vae_settings()
-    comparison = escaping.vae_comparison(settings, [0.5], n_seeds=1, n_jobs=1, progress=False)
-    assert set(comparison.runs) == {"replace", "accumulate", "accumulate_subsample",
-                                    "growing M₀(n+1)", "replace, fixed M₀ images",
-                                    "mix_real(0.5)"}
-    values = comparison.runs["replace"].values
-    assert values.shape == (2, 1) and np.all(values > 0)
-    # every policy shares generation 0 (same seed stream)
-    assert np.allclose([run.values[0, 0] for run in comparison.runs.values()], values[0, 0])
-    text = escaping.vae_sample_size_markdown(comparison, settings["epochs"])
-    assert f"×{comparison.ratio('growing M₀(n+1)'):.3g} with a growing set" in text
+def test_vae_policy_run_shares_generation_0_and_matches_the_chapter_chains():
+    settings = {**profiles.settings("vae", "smoke"), "capacity": 2, "epochs": 1,
+                "n_eval_samples": 50, "n_grid_images": 1}
+    values = {policy: _policy_run("vae", policy, 1, 1, settings)
+              for policy in ("replace", "growing", "mix_real(0.5)")}
+    assert all(v.shape == (2, 1) and np.all(v > 0) for v in values.values())
+    # every policy shares generation 0 (same seed stream, whatever rng is given)
+    assert np.allclose([v[0, 0] for v in values.values()], values["replace"][0, 0])
+    chain = vae_experiments.run_policy({**settings, "n_generations": 1}, "replace", 0)
+    assert np.array_equal(chain.metrics["latent_spread"], values["replace"][:, 0])
+    assert vae_experiments.policy_chain_label("growing", settings) == \
+        "growing(M₀(n+1)), fixed images"
 
 
-def test_vae_chains_are_reused_only_from_a_results_file_with_the_same_settings():
-    settings = _tiny_vae_settings()
-    spread = np.array([[1.0, 1.1], [0.8, 0.9]])  # (generations, seeds)
-    record = {"settings": dict(settings),
-              "metrics": {"latent_spread_by_seed": {"replace": spread.tolist(),
-                                                    "mix_real(0.1)": spread.tolist()},
-                          "chain_seconds": {"replace": [3.0, 5.0]}}}
-    reused, note = escaping.reusable_vae_chains({"vae": record}, settings)
-    assert set(reused) == {"replace", "mix_real(0.1)"}
-    assert np.array_equal(reused["replace"][0], spread) and reused["replace"][1] == 4.0
-    assert "replace (2 seeds)" in note
-    # a reused chain is not rerun: with every policy of the grid reused, nothing runs
-    keys = [escaping.vae_chain_key(spec) for spec in escaping.policy_specs([0.1])
-            + [escaping.PolicySpec("replace", fixed_sample=True)]]
-    assert keys == ["replace", "accumulate", "accumulate_subsample",
-                    "growing(M₀(n+1)), fixed images", "mix_real(0.1)", "replace, fixed images"]
-    everything = {key: (spread, 1.0) for key in keys}
-    comparison = escaping.vae_comparison(settings, [0.1], 1, 1, reused=everything,
-                                         progress=False)
-    assert all(np.array_equal(run.values, spread) for run in comparison.runs.values())
-    # other chain settings, or no file, or an older file: nothing is reused, and the note says why
-    reused, note = escaping.reusable_vae_chains({"vae": record}, {**settings, "epochs": 3})
-    assert reused == {} and "other settings (epochs)" in note
-    assert escaping.reusable_vae_chains({}, settings)[0] == {}
-    older = {**record, "metrics": {}}
-    assert "older version" in escaping.reusable_vae_chains({"vae": older}, settings)[1]
+@pytest.mark.slow
+def test_the_escaping_numbers_do_not_depend_on_the_number_of_jobs(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLLAPSE_RESULTS_DIR", str(tmp_path))
+    settings = profiles.settings("escaping", "smoke", n_generations=4, gaussian_seeds=20,
+                                 gmm_seeds=2)
+    vae = experiments.vae_settings(settings)
+    labels = [vae_experiments.policy_chain_label(plan.policy, plan.settings)
+              for plan in experiments.plan_runs(settings) if plan.family == "vae"]
+    vae_experiments.write_chains_artifact(vae, _fake_chains(labels, vae["n_generations"]))
+    serial = experiments.run(settings)
+    parallel = experiments.run({**settings, "vae_jobs": 2})
+    for family, comparison in serial.comparisons.items():
+        for label, family_run in comparison.runs.items():
+            assert np.array_equal(family_run.values,
+                                  parallel.comparisons[family].runs[label].values), label

@@ -470,17 +470,10 @@ def test_the_chapter_pipeline_on_tiny_settings(tmp_path):
     assert record.save(tmp_path).is_file()
 
 
-def test_the_package_implements_the_experiment_protocol_and_the_transitional_names():
-    import collapse.batched_em
+def test_the_package_implements_the_experiment_protocol():
     import collapse.gmm
     from collapse.core.experiment import check_protocol
     check_protocol(collapse.gmm)
-    # used as gmm.NAME by collapse.escaping until it moves
-    for name in ("BatchedGMMFamily", "PARAMETER_METRICS", "SeedGroups", "l2_squared",
-                 "rng_for", "setup_named"):
-        assert hasattr(collapse.gmm, name), name
-    assert collapse.gmm.rng_for is rng_for
-    assert collapse.batched_em.Mixture is Mixture
 
 
 def test_paper_profile_specs_are_the_full_scale_runs():

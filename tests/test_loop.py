@@ -1,4 +1,4 @@
-"""Unit tests of the shared generational loop (collapse.loop) and its five data policies.
+"""Unit tests of the shared generational loop (collapse.core.loop) and its five data policies.
 
 A "tagged" toy family makes every policy checkable exactly: real points are 0 … M_0−1, and the
 model fitted at generation g generates the values 1000·(g+1) + 0 … n−1, so every training set

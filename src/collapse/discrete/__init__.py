@@ -11,14 +11,11 @@ probability q_k, the rare states lost first. Modules:
 * ``chains``: the simulated chains (absorption, two-state times, a Zipf tail);
 * ``words``: the real-text experiment (WikiText-2 unigrams under each data policy);
 * ``experiments``: :func:`run` (everything the chapter simulates), :func:`record_metrics`;
+  ``policy_run`` for the escaping chapter;
 * ``figures``, ``text``: the chapter's figures, tables and sentences;
 * ``claims``: :func:`declare_claims`, :func:`evaluate_claims`.
 """
 from .claims import declare_claims, evaluate_claims
 from .experiments import record_metrics, run
-# used as collapse.discrete.NAME by modules not yet moved into packages (escaping)
-from .family import (Categorical, counts_from_probabilities, replicate, support_size,
-                     zipf_probabilities)
 
-__all__ = ["declare_claims", "run", "record_metrics", "evaluate_claims", "Categorical",
-           "counts_from_probabilities", "replicate", "support_size", "zipf_probabilities"]
+__all__ = ["declare_claims", "run", "record_metrics", "evaluate_claims"]

@@ -34,16 +34,17 @@ __all__ = [
 # --------------------------------------------------------------------------- running chains
 def run_chains(initial_counts: np.ndarray, n_generations: int, rng: np.random.Generator,
                metrics: Mapping[str, Callable], policy: str = "replace",
-               fraction: float | None = None, folds: Mapping[str, Fold] | None = None
-               ) -> History:
+               fraction: float | None = None, folds: Mapping[str, Fold] | None = None,
+               sample_size: int | None = None) -> History:
     """Run chains from ``initial_counts`` (n_chains, K) — the real data, every row summing to
-    M — through :func:`collapse.core.loop.run_generations` under ``policy``."""
+    M — through :func:`collapse.core.loop.run_generations` under ``policy`` (``sample_size``:
+    the policy's M, required by `growing` as its M₀; default the real data's M)."""
     initial_counts = np.asarray(initial_counts, dtype=np.int64)
     if initial_counts.ndim != 2:
         raise ValueError(f"initial_counts must have shape (n_chains, K), got "
                          f"{initial_counts.shape}")
     check_sample_size(int(initial_counts.sum(axis=1).min()), "sample_size")
-    chosen = policy_from_name(policy, fraction=fraction)
+    chosen = policy_from_name(policy, fraction=fraction, sample_size=sample_size)
     return run_generations(Categorical(), initial_counts, chosen, n_generations, rng, metrics,
                            folds=folds)
 

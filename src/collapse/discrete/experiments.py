@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -17,14 +17,16 @@ from ..core.loop import History
 from ..core.seeds import spawn_seed_sequences
 from .chains import (AbsorptionResult, AbsorptionTimes, ZipfResult, absorption_experiment,
                      absorption_summary, absorption_time_experiment, absorption_time_ks,
-                     chain_generations_per_second, diffusion_errors, zipf_experiment,
-                     zipf_loss_order)
+                     chain_generations_per_second, diffusion_errors, run_chains,
+                     zipf_experiment, zipf_loss_order)
+from .family import counts_from_probabilities, replicate, support_size, zipf_probabilities
 from .words import (COUNT_BUCKETS, Corpus, ForgettingTimes, compare_policies,
                     forgetting_times, policy_label, wikitext_corpus, wikitext_experiment)
 
 __all__ = ["STREAMS", "DiscreteRuns", "run", "record_metrics", "settings_summary",
            "AbsorptionCheck", "absorption_check", "wright_fisher_z", "survival_checkpoints",
-           "WordLoss", "word_loss", "policy_numbers", "speed_entries"]
+           "WordLoss", "word_loss", "policy_numbers", "speed_entries", "zipf_counts",
+           "policy_run"]
 
 STREAMS = ("absorption", "times", "zipf", "wikitext", "policies")  # one seed stream each
 
@@ -262,3 +264,27 @@ def record_metrics(record, runs: DiscreteRuns) -> None:
                   {name: chain_generations_per_second(history)
                    for name, (history, _) in speed_entries(runs).items()})
     record.metric("load_average", runs.load_average)
+
+
+# =============================================================================== cross-family
+def zipf_counts(settings: Mapping[str, Any]) -> np.ndarray:
+    """The real data of the cross-family comparison: M = ``settings["sample_size"]`` tokens of
+    a Zipf(``exponent``, default 1) distribution over ``n_states`` states, as expected
+    counts (:func:`~collapse.discrete.family.counts_from_probabilities`), shape (K,)."""
+    probabilities = zipf_probabilities(settings["n_states"], settings.get("exponent", 1.0))
+    return counts_from_probabilities(probabilities, settings["sample_size"])
+
+
+def policy_run(policy: str, n_seeds: int, n_generations: int, rng: np.random.Generator, *,
+               real_rng: np.random.Generator, settings: Mapping[str, Any]) -> np.ndarray:
+    """The cross-family comparison's protocol (:class:`collapse.core.experiment.PolicyRunner`):
+    ``n_seeds`` chains of the exact categorical fit from :func:`zipf_counts` under ``policy``
+    (a :func:`~collapse.core.policies.policy_from_name` name, M = ``sample_size``); returns the
+    share of the states present in the real data that the model still gives non-zero
+    probability, shape (n_generations + 1, n_seeds). ``real_rng`` is not used: the real data
+    are the same expected counts for every seed."""
+    counts = zipf_counts(settings)
+    history = run_chains(replicate(counts, n_seeds), n_generations, rng,
+                         {"support": support_size}, policy=policy,
+                         sample_size=settings["sample_size"])
+    return history["support"] / int((counts > 0).sum())

@@ -12,7 +12,7 @@ Modules:
   `accumulate`);
 * :mod:`.trajectories`: runs through the shared loop kept as fitted parameters;
 * :mod:`.experiments`: every experiment of the chapter (:func:`run`) and its headline
-  numbers (:func:`record_metrics`);
+  numbers (:func:`record_metrics`); ``policy_run`` for the escaping chapter;
 * :mod:`.summaries`: derived quantities and the chapter's text;
 * :mod:`.figures`: the chapter's figures;
 * :mod:`.claims`: the claims' criteria (:func:`declare_claims`) and verdicts
@@ -25,14 +25,10 @@ from .family import (PARAMETER_METRICS, ExactGaussian, GaussianFit, GaussianStat
                      NaiveGaussian, PointSamples, SufficientStatistics, true_data)
 from .trajectories import Trajectories, recorded_generations, simulate
 
-# Transitional: the modules not yet moved into packages (error_sources, escaping) still call
-# ``gaussian.rng_for``; remove once they import collapse.core.seeds directly.
-from ..core.seeds import rng_for
-
 __all__ = [
     "declare_claims", "run", "record_metrics", "evaluate_claims",
-    # used as collapse.gaussian.NAME by modules not yet moved (transitional)
+    # the family's models, data and runs, as collapse.gaussian.NAME
     "ExactGaussian", "GaussianFit", "GaussianStats", "NaiveGaussian", "PointSamples",
     "SufficientStatistics", "PARAMETER_METRICS", "Trajectories", "recorded_generations",
-    "rng_for", "simulate", "start_distribution_runs", "theory", "true_data",
+    "simulate", "start_distribution_runs", "theory", "true_data",
 ]

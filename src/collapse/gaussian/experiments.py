@@ -16,7 +16,8 @@ import numpy as np
 from scipy import stats
 
 from ..core.experiment import Progress, Timings
-from ..core.policies import Accumulate, AccumulateSubsample, Growing, MixReal, Replace
+from ..core.policies import (Accumulate, AccumulateSubsample, Growing, MixReal, Replace,
+                             policy_from_name)
 from ..core.seeds import rng_for
 from ..core.stats import mc_mean_with_se
 from . import theory
@@ -27,7 +28,7 @@ from .trajectories import Trajectories, simulate
 __all__ = [
     "authors_runs", "variance_sweep", "start_distribution_runs", "PolicySpec", "policy_specs",
     "policy_runs", "SamplerComparison", "compare_samplers", "GaussianRuns", "run",
-    "record_metrics",
+    "record_metrics", "policy_trajectories", "policy_run",
 ]
 
 SweepKey = tuple[str, int]  # (estimator, M)
@@ -145,6 +146,34 @@ def policy_runs(specs: Sequence[PolicySpec], sample_size: int, seed: int,
             progress(f"  {spec.label:22s} {spec.sampler:5s} sampler: {spec.n_seeds} seeds × "
                      f"{spec.n_generations} generations in {runs[spec.label].seconds:.1f} s")
     return runs
+
+
+def policy_trajectories(policy: str, n_seeds: int, n_generations: int,
+                        rng: np.random.Generator, *, real_rng: np.random.Generator,
+                        settings: Mapping[str, Any]) -> Trajectories:
+    """The unbiased fit under ``policy`` (a name :func:`~collapse.core.policies.policy_from_name`
+    accepts; M = ``settings["sample_size"]``, also M₀ of `growing`), every generation kept.
+
+    Generation 0 is fitted to M points of N(0, 1) per seed drawn from ``real_rng`` (so runs
+    given equal ``real_rng`` streams start from the same data); the loop draws from ``rng``.
+    Policies that draw points from a pool (``needs_points``) run on the naive sampler, the
+    others on the exact sufficient-statistics one."""
+    size = settings["sample_size"]
+    chosen = policy_from_name(policy, sample_size=size)
+    points = real_rng.standard_normal((n_seeds, size))
+    family = NaiveGaussian("unbiased") if chosen.needs_points else ExactGaussian("unbiased")
+    real = points if chosen.needs_points else GaussianStats.from_samples(points)
+    return simulate(family, real, chosen, n_generations, rng, chosen.label(),
+                    keep=np.arange(n_generations + 1))
+
+
+def policy_run(policy: str, n_seeds: int, n_generations: int, rng: np.random.Generator, *,
+               real_rng: np.random.Generator, settings: Mapping[str, Any]) -> np.ndarray:
+    """The cross-family comparison's protocol (:class:`collapse.core.experiment.PolicyRunner`):
+    W2² of the fit to the truth N(0, 1), shape (n_generations + 1, n_seeds), of
+    :func:`policy_trajectories` (``settings``: ``sample_size``)."""
+    return policy_trajectories(policy, n_seeds, n_generations, rng, real_rng=real_rng,
+                               settings=settings).w2_squared()
 
 
 # =============================================================================== samplers

@@ -13,18 +13,12 @@ once. Modules:
   a mixture (spread, tail masses);
 * ``theory``: the closed-form L2² between mixtures, the exact one-component theory;
 * ``experiments``: the chapter's runs (:func:`run`), the check against scikit-learn, the
-  timing of the authors' loop, :func:`record_metrics`;
+  timing of the authors' loop, :func:`record_metrics`; ``policy_run`` for the escaping
+  chapter;
 * ``figures``: every figure and the text shown around them;
 * ``claims``: :func:`declare_claims` and :func:`evaluate_claims`.
 """
-from ..core.seeds import rng_for
 from .claims import declare_claims, evaluate_claims
 from .experiments import record_metrics, run
-from .family import BatchedGMMFamily, SeedGroups, setup_named
-from .metrics import PARAMETER_METRICS
-from .theory import l2_squared
 
-__all__ = ["declare_claims", "run", "record_metrics", "evaluate_claims",
-           # transitional: used as gmm.NAME by collapse.escaping until it moves
-           "BatchedGMMFamily", "PARAMETER_METRICS", "SeedGroups", "l2_squared", "rng_for",
-           "setup_named"]
+__all__ = ["declare_claims", "run", "record_metrics", "evaluate_claims"]

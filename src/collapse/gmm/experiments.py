@@ -29,8 +29,8 @@ from .metrics import PARAMETER_METRICS, MixtureHistory, at_generation, hdr_log_t
     snapshot_fold, tail_masses
 
 __all__ = ["PAPER_SPREAD_START", "PAPER_SPREAD_END", "PAPER_FINAL_L2", "RunSpec", "run_spec",
-           "run_specs", "evaluation_generations", "chapter_specs", "validate_against_sklearn",
-           "validation_summary", "LoopTiming", "time_authors_loop", "GMMRuns",
+           "policy_run", "run_specs", "evaluation_generations", "chapter_specs",
+           "validate_against_sklearn", "validation_summary", "LoopTiming", "time_authors_loop", "GMMRuns",
            "paper_profile_note", "run", "summary_table", "record_metrics"]
 
 PAPER_SPREAD_START, PAPER_SPREAD_END = 0.90, 0.01   # the authors' stored run, √(tr Σ/2)
@@ -76,21 +76,27 @@ def evaluation_generations(n_generations: int, count: int, extra: Iterable[int] 
     return np.array(sorted(chosen))
 
 
-def run_spec(spec: RunSpec, seed: int, tail_levels: Sequence[float] = (0.95, 0.99),
+def run_spec(spec: RunSpec, seed: int | None, tail_levels: Sequence[float] = (0.95, 0.99),
              tail_samples: int = 20000, tail_evaluations: int = 40,
              extra_generations: Iterable[int] = (),
-             checkpointer: Checkpointer | None = None) -> list[MixtureHistory]:
+             checkpointer: Checkpointer | None = None,
+             real_rng: np.random.Generator | None = None,
+             loop_rng: np.random.Generator | None = None) -> list[MixtureHistory]:
     """Run one spec through :func:`collapse.core.loop.run_generations` and measure its tails.
 
     The real data of a setup depend only on (seed, setup, N), so groups and runs under
     different policies start from the same real points. The training points of each group's
     first seed at ``spec.snapshot_generations`` are kept by a fold (so a run resumed from
-    ``checkpointer`` keeps them too). Returns one history per group."""
+    ``checkpointer`` keeps them too). Returns one history per group. ``real_rng`` and
+    ``loop_rng``, when given, replace the streams of the real data and of the loop that
+    ``seed`` and the spec otherwise name (the cross-family comparison passes its own)."""
     setups = [setup_named(setup) for setup, _ in spec.groups]
-    policies = [policy_from_name(policy) for _, policy in spec.groups]
-    real = np.concatenate([setup.real_data(spec.n_points, spec.n_seeds,
-                                           rng_for(seed, "real", setup.name, spec.n_points))
-                           for setup in setups])
+    # M = N for every policy (the M₀ of `growing`)
+    policies = [policy_from_name(policy, sample_size=spec.n_points) for _, policy in spec.groups]
+    real = np.concatenate([setup.real_data(
+        spec.n_points, spec.n_seeds,
+        real_rng if real_rng is not None else rng_for(seed, "real", setup.name, spec.n_points))
+        for setup in setups])
     policy = policies[0] if len(policies) == 1 else \
         SeedGroups([(spec.n_seeds, policy) for policy in policies])
     first_seeds = [index * spec.n_seeds for index in range(len(setups))]
@@ -98,7 +104,8 @@ def run_spec(spec: RunSpec, seed: int, tail_levels: Sequence[float] = (0.95, 0.9
         if spec.snapshot_generations else {}
     cpu_started = time.process_time()
     run = run_generations(BatchedGMMFamily(spec.n_components), real, policy,
-                          spec.n_generations, rng_for(seed, "loop", spec),
+                          spec.n_generations,
+                          loop_rng if loop_rng is not None else rng_for(seed, "loop", spec),
                           dict(PARAMETER_METRICS), checkpointer=checkpointer, folds=folds)
     cpu = time.process_time() - cpu_started
 
@@ -118,6 +125,21 @@ def run_spec(spec: RunSpec, seed: int, tail_levels: Sequence[float] = (0.95, 0.9
                 rng_for(seed, "tails", spec, setup.name, group_policy.label()))
         histories.append(history)
     return histories
+
+
+def policy_run(policy: str, n_seeds: int, n_generations: int, rng: np.random.Generator, *,
+               real_rng: np.random.Generator, settings: Mapping[str, Any]) -> np.ndarray:
+    """The cross-family comparison's protocol (:class:`collapse.core.experiment.PolicyRunner`):
+    one :func:`run_spec` of ``settings["setup"]`` (default ``two_gaussians``) with N =
+    ``settings["n_points"]`` points and ``n_components`` (default 2) under ``policy`` (a
+    :func:`~collapse.core.policies.policy_from_name` name), real data from ``real_rng``, the
+    loop on ``rng``; returns ∫(p − p_n)² to the true mixture, shape
+    (n_generations + 1, n_seeds)."""
+    setup = settings.get("setup", "two_gaussians")
+    spec = RunSpec(((setup, policy),), settings["n_points"], n_seeds, n_generations,
+                   settings.get("n_components", 2))
+    history, = run_spec(spec, None, tail_levels=(), real_rng=real_rng, loop_rng=rng)
+    return history.l2_to(setup_named(setup).true_mixture())
 
 
 def _tails_over_generations(history: MixtureHistory, setup: Setup, levels, n_samples, rng):

@@ -181,6 +181,12 @@ class MixtureHistory:
                           for v in (self.weights[0], self.means[0], self.covariances[0])))
         return l2_squared(first, self._flat()).reshape(g, s)
 
+    def l2_to(self, reference: Mixture) -> np.ndarray:
+        """∫(p − p_n)² per generation and seed (G+1, S) to a one-seed mixture p (e.g. the
+        setup's true mixture)."""
+        g, s, _ = self.weights.shape
+        return l2_squared(reference, self._flat()).reshape(g, s)
+
     def spread(self) -> np.ndarray:
         """Weight-averaged per-component spread Σ_k w_k √(tr Σ_k/2): (G+1, S)."""
         return mean_spread(self.weights, self.covariances)

@@ -11,7 +11,8 @@ Modules:
   digit classes, Fréchet distance), carried as a loop fold;
 * ``chains``: one chain's results and the summaries over seeds;
 * ``experiments``: every chain of the chapter (``run``), the results-file numbers
-  (``record_metrics``) and the chapter's text;
+  (``record_metrics``), the chapter's text, the chains artifact the escaping chapter reuses
+  (``write_chains_artifact``, ``read_chains_artifact``) and ``policy_run``;
 * ``figures``: every figure; ``claims``: every criterion and verdict.
 
 The experiment protocol (:mod:`collapse.core.experiment`): ``declare_claims``, ``run``,
@@ -20,9 +21,4 @@ The experiment protocol (:mod:`collapse.core.experiment`): ``declare_claims``, `
 from .claims import declare_claims, evaluate_claims
 from .experiments import record_metrics, run
 
-# Transitional: the escaping chapter (not yet moved) calls these as ``vae.<name>``.
-from .chains import stack_metric  # noqa: E402
-from .experiments import chain_label, run_experiment  # noqa: E402
-
-__all__ = ["declare_claims", "run", "record_metrics", "evaluate_claims", "chain_label",
-           "run_experiment", "stack_metric"]
+__all__ = ["declare_claims", "run", "record_metrics", "evaluate_claims"]

@@ -8,9 +8,13 @@ and :mod:`collapse.vae.claims` read the chapter's profile settings.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
+import json
 import os
 import time
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import scipy.stats
@@ -18,10 +22,12 @@ import torch
 
 from ..core.checks import check_sample_size
 from ..core.experiment import Progress, Timings
+from ..core.io import atomic_write_bytes
 from ..core.jobs import pinned_threads, run_jobs
 from ..core.loop import run_generations
 from ..core.policies import policy_from_name
 from ..core.seeds import spawn_seed_sequences
+from ..publish.records import results_dir
 from .chains import Chain, median_over_seeds, relative_drop, seconds_per_generation, \
     stack_metric
 from .claims import PAPER_DROP
@@ -34,7 +40,9 @@ from .model import batch_sizes_for_epoch
 __all__ = ["chain_label", "family_from_settings", "ablation_settings", "run_policy",
            "run_experiment", "real_label_reference", "VAERuns", "run", "record_metrics",
            "adam_steps_per_generation", "setup_markdown", "timing_markdown", "spread_markdown",
-           "modes_markdown", "policies_markdown", "ablation_markdown"]
+           "modes_markdown", "policies_markdown", "ablation_markdown", "CHAIN_SETTINGS",
+           "chains_key", "chains_artifact_path", "write_chains_artifact",
+           "read_chains_artifact", "synthetic_samples_for", "policy_chain_label", "policy_run"]
 
 
 def chain_label(policy_label: str, synthetic_samples: str = "fresh") -> str:
@@ -166,13 +174,15 @@ class VAERuns:
     """Everything the VAE chapter simulates: ``chains`` (policy -> chains ordered by seed),
     the loss ablation's `replace` chains (None when the profile has no ablation seeds), the
     classifier's reference values on the real digits (:func:`real_label_reference`), the
-    settings that made them and the wall seconds of each step (``timings``)."""
+    settings that made them, the wall seconds of each step (``timings``) and the chains
+    artifact :func:`run` wrote for the escaping chapter."""
 
     settings: dict
     chains: dict[str, list[Chain]]
     ablation: list[Chain] | None
     label_reference: dict[str, float]
     timings: Timings
+    artifact: Path | None = None  # the chains artifact (write_chains_artifact)
 
     @property
     def replace(self) -> list[Chain]:
@@ -201,12 +211,14 @@ class VAERuns:
 
 
 def run(settings, progress: Progress | None = None) -> VAERuns:
-    """Every chain of the chapter: ``settings["policies"]`` x ``n_seeds`` seeds, then (when
-    ``ablation_seeds`` > 0) the `replace` ablation with the authors' loss. ``progress(line)``:
-    one line per finished chain."""
+    """Every chain of the chapter: ``settings["policies"]`` x ``n_seeds`` seeds (filed in the
+    results folder's chains artifact, :func:`write_chains_artifact`, for the escaping chapter),
+    then (when ``ablation_seeds`` > 0) the `replace` ablation with the authors' loss.
+    ``progress(line)``: one line per finished chain."""
     timings = Timings()
     with timings("chains"):
         chains = run_experiment(settings, progress=progress)
+    artifact = write_chains_artifact(settings, chains)
     reference = real_label_reference(settings)
     ablation = None
     if settings["ablation_seeds"]:
@@ -218,7 +230,7 @@ def run(settings, progress: Progress | None = None) -> VAERuns:
             ablation = run_experiment(ablation_settings(settings), ["replace"],
                                       n_seeds=settings["ablation_seeds"],
                                       progress=ablation_progress)["replace"]
-    return VAERuns(dict(settings), chains, ablation, reference, timings)
+    return VAERuns(dict(settings), chains, ablation, reference, timings, artifact)
 
 
 def adam_steps_per_generation(settings) -> int:
@@ -234,8 +246,8 @@ def record_metrics(record, runs: VAERuns) -> None:
     record.metric("latent_spread", {
         policy: {str(g): float(np.median(stack_metric(chains, "latent_spread")[g]))
                  for g in [0] + checkpoints} for policy, chains in results.items()})
-    # every chain's latent spread per generation, (N + 1, seeds), and its wall time: the
-    # escaping chapter reuses these chains instead of rerunning them
+    # every chain's latent spread per generation, (N + 1, seeds), and its wall time (the
+    # escaping chapter reuses the chains through the chains artifact, not through these)
     record.metric("latent_spread_by_seed", {policy: stack_metric(chains, "latent_spread")
                                             for policy, chains in results.items()})
     record.metric("chain_seconds", {policy: [chain.seconds for chain in chains]
@@ -257,6 +269,102 @@ def record_metrics(record, runs: VAERuns) -> None:
                   float(np.median(seconds_per_generation(results))))
     record.metric("cpu_seconds_per_generation_median",
                   float(np.median(seconds_per_generation(results, cpu=True))))
+
+
+# =========================================================================== the chains artifact
+CHAIN_SETTINGS = ("seed", "dataset", "n_generations", "capacity", "latent_dim", "epochs",
+                  "batch_size", "learning_rate", "weight_decay", "kl_weight", "device",
+                  "n_eval_samples", "n_grid_images", "n_seeds", "policies")
+"""The settings that decide the chapter's chains (which chains, and every number in them)."""
+
+_PACKAGE = Path(__file__).resolve().parents[1]  # src/collapse
+
+
+def chains_key(settings: Mapping[str, Any]) -> str:
+    """16 hex digits of sha256 over :data:`CHAIN_SETTINGS` of ``settings`` and the code that
+    runs a chain (the ``vae`` and ``core`` packages): equal keys, equal chains."""
+    chosen = {name: settings[name] for name in CHAIN_SETTINGS}
+    digest = hashlib.sha256(json.dumps(chosen, sort_keys=True, default=str).encode())
+    for path in sorted([*(_PACKAGE / "vae").glob("*.py"), *(_PACKAGE / "core").glob("*.py")]):
+        digest.update(path.relative_to(_PACKAGE).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def chains_artifact_path(settings: Mapping[str, Any], directory: str | os.PathLike | None = None
+                         ) -> Path:
+    """``<results dir>/artifacts/vae-chains-<chains_key>.npz``."""
+    root = Path(directory) if directory is not None else results_dir()
+    return root / "artifacts" / f"vae-chains-{chains_key(settings)}.npz"
+
+
+def write_chains_artifact(settings: Mapping[str, Any], chains: Mapping[str, Sequence[Chain]],
+                          directory: str | os.PathLike | None = None) -> Path:
+    """File the chapter's chains for other chapters (the escaping chapter reuses them rather
+    than rerunning them): an ``.npz`` at :func:`chains_artifact_path`, written atomically,
+    with ``labels`` (P,) the chain labels, ``latent_spread`` (P, N + 1, seeds) the latent
+    spread per generation and seed, ``seconds`` (P, seeds) each chain's wall time and
+    ``settings`` the :data:`CHAIN_SETTINGS` as JSON. Returns the path."""
+    labels = list(chains)
+    buffer = io.BytesIO()
+    np.savez(buffer, labels=np.array(labels),
+             latent_spread=np.stack([stack_metric(chains[label], "latent_spread")
+                                     for label in labels]),
+             seconds=np.array([[chain.seconds for chain in chains[label]] for label in labels]),
+             settings=np.array(json.dumps({name: settings[name] for name in CHAIN_SETTINGS},
+                                          default=str)))
+    path = chains_artifact_path(settings, directory)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def read_chains_artifact(settings: Mapping[str, Any],
+                         directory: str | os.PathLike | None = None
+                         ) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """The chains filed by :func:`write_chains_artifact` under ``settings``' key: chain label
+    -> (latent spread (N + 1, seeds), wall seconds (seeds,)); None when there is no such
+    artifact (other settings, other code, or the VAE chapter has not run)."""
+    path = chains_artifact_path(settings, directory)
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as stored:
+        return {str(label): (stored["latent_spread"][index], stored["seconds"][index])
+                for index, label in enumerate(stored["labels"])}
+
+
+# =========================================================================== cross-family
+def synthetic_samples_for(policy: str, settings: Mapping[str, Any]) -> str:
+    """How ``policy``'s chains draw their synthetic images: ``settings["synthetic_samples"]``
+    (default "fresh"), but always a fixed set for `growing` — with fresh decoder samples for
+    every batch a sample size only weighs pools, so M_n = M₀ (n + 1) would change nothing."""
+    if policy == "growing":
+        return "fixed"
+    return check_synthetic_samples(settings.get("synthetic_samples", "fresh"))
+
+
+def policy_chain_label(policy: str, settings: Mapping[str, Any]) -> str:
+    """The label (:func:`chain_label`) of :func:`policy_run`'s chains of ``policy``. (A
+    policy's label does not depend on its sample size: M₀ = 2 stands in for the images.)"""
+    label = policy_from_name(policy, sample_size=2).label()
+    return chain_label(label, synthetic_samples_for(policy, settings))
+
+
+def policy_run(policy: str, n_seeds: int, n_generations: int, rng: np.random.Generator, *,
+               real_rng: np.random.Generator, settings: Mapping[str, Any]) -> np.ndarray:
+    """The cross-family comparison's protocol (:class:`collapse.core.experiment.PolicyRunner`):
+    the latent spread of ``n_seeds`` chains (:func:`run_policy`, seeds 0 … n_seeds − 1, one
+    after another in this process) under ``policy`` with the chapter's ``settings`` (M₀ = the
+    number of real images; synthetic images as :func:`synthetic_samples_for` says), shape
+    (n_generations + 1, n_seeds).
+
+    ``rng`` and ``real_rng`` are not used: chain s draws from seed index s of
+    ``settings["seed"]``, as in the chapter, so every policy shares generation 0 and a chain
+    equals the chapter's chain of the same settings (which is what lets the escaping chapter
+    reuse them)."""
+    chain_settings = {**settings, "n_generations": n_generations}
+    samples = synthetic_samples_for(policy, settings)
+    chains = [run_policy(chain_settings, policy, seed, samples) for seed in range(n_seeds)]
+    return stack_metric(chains, "latent_spread")
 
 
 # =========================================================================== the chapter's text
