@@ -31,15 +31,21 @@ Progress = Callable[[str], None]
 
 
 class PolicyRunner(Protocol):
-    """A family the cross-family comparison of data policies can run.
+    """A family the cross-family comparison of data policies can run (its ``experiments``
+    module implements ``policy_run``).
 
-    ``policy_run(policy, n_seeds, n_generations, rng)`` runs ``n_seeds`` chains under the data
-    ``policy`` (a :class:`collapse.core.policies.Policy`) and returns the family's drift measure
-    relative to the truth, shape (n_generations + 1, n_seeds).
+    ``policy_run(policy, n_seeds, n_generations, rng, *, real_rng, settings)`` runs ``n_seeds``
+    chains under the data policy named ``policy`` (a name for
+    :func:`collapse.core.policies.policy_from_name`, parsed with the family's own sample size,
+    which ``growing`` needs as M₀) and returns the family's drift measure relative to the truth
+    or to generation 0, shape (n_generations + 1, n_seeds). ``rng`` drives the loop;
+    ``real_rng`` draws generation 0's data (the same for all of a family's runs); ``settings``
+    is the family's own settings mapping.
     """
 
-    def policy_run(self, policy: Any, n_seeds: int, n_generations: int,
-                   rng: np.random.Generator) -> np.ndarray: ...
+    def policy_run(self, policy: str, n_seeds: int, n_generations: int,
+                   rng: np.random.Generator, *, real_rng: np.random.Generator,
+                   settings: Mapping[str, Any]) -> np.ndarray: ...
 
 
 class Timings(dict):

@@ -2,9 +2,10 @@
 
 One comparison of data policies across families. vae_overrides are applied on top of the
 vae chapter's settings of the same profile (same model and training budget; paper: MNIST,
-not executed here). With no overrides and vae_generations equal to the vae chapter's
-n_generations, the vae chapter's chains (replace, mix_real(0.1), accumulate) are reused
-from its results file and only the other policies run here, vae_seeds seeds each.
+not executed here). The vae chapter's chains (replace, mix_real(0.1), accumulate) are reused
+from the chains artifact it writes (<results>/artifacts/vae-chains-<key>.npz) when its key
+(chain settings and code) matches; the other policies run here, vae_seeds seeds each.
+vae_jobs: worker processes for all of this chapter's runs.
 """
 
 PROFILES = {
