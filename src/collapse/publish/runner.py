@@ -20,22 +20,21 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import dataclasses
 import hashlib
 import json
 import os
-import shutil
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Sequence
 
-import yaml
 
 from ..core.io import PROJECT_ROOT, atomic_write_bytes
+from .chapters import (BuildPaths, Chapter, book_chapters, chapter_from_path,
+                       notebook_parameters, split_overrides)
 from .profiles import PROFILE_NAMES
+from .site import BookBuildFailed, build_html, stage_site
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the whole collapse package
 CACHE_VARIABLES = {  # tool caches kept inside the project (nothing written under ~)
@@ -49,117 +48,6 @@ CACHE_VARIABLES = {  # tool caches kept inside the project (nothing written unde
 
 class ChapterFailed(RuntimeError):
     """A chapter raised an error while executing; the message holds the cell's traceback."""
-
-
-class BookBuildFailed(RuntimeError):
-    """Jupyter Book (Sphinx) reported an error or a warning."""
-
-
-# ----------------------------------------------------------------------------- the book's shape
-@dataclasses.dataclass(frozen=True)
-class Chapter:
-    """One notebook page of the book. ``name`` is the file stem (``gaussian``)."""
-
-    name: str
-    source: Path          # book/<name>.md
-    docname: str          # book/<name>, as in _toc.yml
-    needs: tuple[str, ...]
-
-
-def front_matter(path: Path) -> dict:
-    """The YAML front matter of a MyST-Markdown file ({} when there is none)."""
-    text = path.read_text(encoding="utf-8")
-    if not text.startswith("---"):
-        return {}
-    end = text.find("\n---", 3)
-    if end < 0:
-        raise ValueError(f"{path}: front matter starts with '---' but never ends")
-    return yaml.safe_load(text[3:end]) or {}
-
-
-def toc_docnames(root: Path = PROJECT_ROOT) -> list[str]:
-    """Every document of ``_toc.yml`` in reading order (e.g. ``book/intro``)."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    names: list[str] = []
-
-    def walk(entry: Any) -> None:
-        if isinstance(entry, dict):
-            for key in ("root", "file"):
-                if key in entry:
-                    names.append(str(entry[key]))
-            for key in ("chapters", "sections", "parts"):
-                for child in entry.get(key, []) or []:
-                    walk(child)
-        elif isinstance(entry, list):
-            for child in entry:
-                walk(child)
-
-    walk(toc)
-    return [name[:-3] if name.endswith(".md") else name for name in names]
-
-
-def book_chapters(root: Path = PROJECT_ROOT) -> list[Chapter]:
-    """The notebook chapters of the toc (pages with a ``kernelspec``), in reading order."""
-    chapters = []
-    for docname in toc_docnames(root):
-        source = root / f"{docname}.md"
-        if not source.is_file():
-            raise FileNotFoundError(f"_toc.yml lists {docname!r} but {source} does not exist")
-        meta = front_matter(source)
-        if "kernelspec" not in meta:
-            continue
-        needs = tuple((meta.get("collapse") or {}).get("needs", []) or [])
-        chapters.append(Chapter(source.stem, source, docname, needs))
-    names = [chapter.name for chapter in chapters]
-    resolved = []
-    for chapter in chapters:
-        needs = tuple(n for n in names if n != chapter.name) if "*" in chapter.needs \
-            else chapter.needs
-        unknown = sorted(set(needs) - set(names))
-        if unknown:
-            raise ValueError(f"{chapter.source}: needs {unknown}, which are not chapters in the "
-                             f"toc; chapters: {names}")
-        resolved.append(dataclasses.replace(chapter, needs=needs))
-    return resolved
-
-
-def chapter_from_path(path: Path, root: Path = PROJECT_ROOT) -> Chapter:
-    """A chapter given by path (it may be outside the toc: ``collapse run book/x.md``)."""
-    path = Path(path).resolve()
-    if not path.is_file():
-        raise FileNotFoundError(f"no chapter at {path}")
-    if "kernelspec" not in front_matter(path):
-        raise ValueError(f"{path} is not a notebook chapter (its front matter has no kernelspec)")
-    try:
-        docname = str(path.relative_to(root).with_suffix(""))
-    except ValueError:
-        docname = f"book/{path.stem}"
-    return Chapter(path.stem, path, docname, ())
-
-
-# ----------------------------------------------------------------------------- parameters
-def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
-    """``["n_seeds=8", "sample_sizes=[100, 1000]"]`` -> {"n_seeds": 8, ...} (YAML values)."""
-    overrides = {}
-    for pair in pairs:
-        name, separator, value = pair.partition("=")
-        if not separator or not name.isidentifier():
-            raise ValueError(f"parameter override {pair!r} must look like name=value")
-        overrides[name] = yaml.safe_load(value)
-    return overrides
-
-
-def notebook_parameters(path: Path) -> set[str]:
-    """Names assigned in the chapter's ``parameters`` cell."""
-    import ast
-    import jupytext
-    notebook = jupytext.read(path)
-    for cell in notebook.cells:
-        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            tree = ast.parse(cell.source)
-            return {target.id for node in tree.body if isinstance(node, ast.Assign)
-                    for target in node.targets if isinstance(target, ast.Name)}
-    raise ValueError(f"{path} has no cell tagged 'parameters'")
 
 
 # ----------------------------------------------------------------------------- cache keys
@@ -188,36 +76,6 @@ def chapter_key(chapter: Chapter, profile: str, overrides: dict, results: Path,
 
 
 # ----------------------------------------------------------------------------- execution
-@dataclasses.dataclass
-class BuildPaths:
-    """Where one build puts its files (``root`` is the output root holding ``_build``)."""
-
-    root: Path
-
-    @property
-    def build(self) -> Path:
-        return self.root / "_build"
-
-    @property
-    def site(self) -> Path:
-        return self.build / "site"
-
-    @property
-    def results(self) -> Path:
-        return self.build / "results"
-
-    @property
-    def cache(self) -> Path:
-        return self.build / "cache"
-
-    @property
-    def html(self) -> Path:
-        return self.build / "html"
-
-    def executed(self, chapter: Chapter) -> Path:
-        return self.site / f"{chapter.docname}.ipynb"
-
-
 def configure_environment(project_root: Path = PROJECT_ROOT) -> None:
     """Keep tool caches inside the project and never reach a model hub (unless set already)."""
     cache = project_root / ".cache"
@@ -401,72 +259,6 @@ def run_chapters(chapters: Sequence[Chapter], profile: str, overrides: dict, pat
     return report
 
 
-# ----------------------------------------------------------------------------- the HTML
-STATIC_SUFFIXES = {".md", ".bib", ".png", ".svg", ".jpg", ".ico", ".css", ".txt"}
-
-
-def stage_site(chapters: Iterable[Chapter], paths: BuildPaths,
-               project_root: Path = PROJECT_ROOT) -> str:
-    """Copy the book's static pages and configuration beside the executed notebooks.
-
-    Files are only rewritten when their content changed (Sphinx rebuilds by mtime). Returns a
-    digest of the staged site (an unchanged digest means the HTML is up to date).
-    """
-    notebook_sources = {chapter.source.resolve() for chapter in chapters}
-    wanted: dict[Path, bytes] = {}
-    for name in ("_config.yml", "_toc.yml"):
-        wanted[paths.site / name] = (project_root / name).read_bytes()
-    for path in sorted((project_root / "book").rglob("*")):
-        if path.is_file() and path.suffix in STATIC_SUFFIXES \
-                and path.resolve() not in notebook_sources \
-                and not any(part.startswith((".", "_")) for part in path.relative_to(
-                    project_root).parts):
-            wanted[paths.site / path.relative_to(project_root)] = path.read_bytes()
-    digest = hashlib.sha256()
-    for target, payload in sorted(wanted.items()):
-        if not target.is_file() or target.read_bytes() != payload:
-            atomic_write_bytes(target, payload)
-        digest.update(str(target.relative_to(paths.site)).encode() + payload)
-    for chapter in chapters:
-        executed = paths.executed(chapter)
-        if not executed.is_file():
-            raise FileNotFoundError(f"{chapter.name} has not been executed: {executed}")
-        digest.update(executed.read_bytes())
-    # remove stale pages (a chapter renamed or dropped from the toc, a page turned into a
-    # notebook): Sphinx refuses a document with two source files. The site itself lives under
-    # <output root>/_build, so only a _build folder *inside* the site is spared.
-    keep = set(wanted) | {paths.executed(chapter) for chapter in chapters}
-    for path in sorted(paths.site.rglob("*"), reverse=True):  # files before their folders
-        if "_build" in path.relative_to(paths.site).parts or path in keep:
-            continue
-        if path.is_file():
-            path.unlink()
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
-    return digest.hexdigest()
-
-
-def build_html(paths: BuildPaths, site_digest: str, force: bool = False) -> bool:
-    """Build the HTML with Jupyter Book 1.x (execution off, warnings are errors).
-
-    Returns False when the site is unchanged since the last successful build (nothing done).
-    """
-    stamp = paths.cache / "html.key"
-    if (not force and stamp.is_file() and stamp.read_text() == site_digest
-            and (paths.html / "index.html").is_file()):
-        return False
-    stamp.unlink(missing_ok=True)
-    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(paths.site),
-               "--path-output", str(paths.root), "--builder", "html", "-W", "--keep-going",
-               "--quiet"]
-    completed = subprocess.run(command, capture_output=True, text=True)
-    if completed.returncode != 0:
-        raise BookBuildFailed("Jupyter Book build failed (warnings are errors):\n"
-                              + completed.stdout[-8000:] + completed.stderr[-8000:])
-    atomic_write_bytes(stamp, site_digest.encode())
-    return True
-
-
 # ----------------------------------------------------------------------------- command line
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -491,32 +283,6 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-j", "--jobs", type=int, default=1)
     sub.add_parser("list", help="list the chapters of the toc and their parameters")
     return parser
-
-
-def split_overrides(pairs: Sequence[str], chapters: Sequence[Chapter]) -> dict[str, dict]:
-    """Per-chapter overrides from ``NAME=VALUE`` (every chapter taking NAME) or
-    ``CHAPTER.NAME=VALUE`` (that chapter only)."""
-    names = {chapter.name for chapter in chapters}
-    per_chapter: dict[str, dict] = {name: {} for name in names}
-    for pair in pairs:
-        target, separator, value = pair.partition("=")
-        chapter, dot, parameter = target.rpartition(".")
-        if not separator or not parameter.isidentifier():
-            raise ValueError(f"parameter override {pair!r} must look like NAME=VALUE or "
-                             f"CHAPTER.NAME=VALUE")
-        parsed = parse_overrides([f"{parameter}={value}"])[parameter]
-        if dot:
-            if chapter not in names:
-                raise ValueError(f"override for unknown chapter {chapter!r}; chapters: "
-                                 f"{', '.join(sorted(names))}")
-            per_chapter[chapter][parameter] = parsed
-            continue
-        takers = [c.name for c in chapters if parameter in notebook_parameters(c.source)]
-        if not takers:
-            raise ValueError(f"no chapter being run takes a parameter {parameter!r}")
-        for taker in takers:
-            per_chapter[taker][parameter] = parsed
-    return per_chapter
 
 
 def main(argv: Sequence[str] | None = None) -> int:

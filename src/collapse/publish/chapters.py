@@ -1,0 +1,173 @@
+"""The book's shape: its chapters (from ``_toc.yml`` and their front matter), their parameters
+and overrides, and where a build puts its files."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from ..core.io import PROJECT_ROOT
+
+
+@dataclasses.dataclass(frozen=True)
+class Chapter:
+    """One notebook page of the book. ``name`` is the file stem (``gaussian``)."""
+
+    name: str
+    source: Path          # book/<name>.md
+    docname: str          # book/<name>, as in _toc.yml
+    needs: tuple[str, ...]
+
+
+def front_matter(path: Path) -> dict:
+    """The YAML front matter of a MyST-Markdown file ({} when there is none)."""
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        return {}
+    end = text.find("\n---", 3)
+    if end < 0:
+        raise ValueError(f"{path}: front matter starts with '---' but never ends")
+    return yaml.safe_load(text[3:end]) or {}
+
+
+def toc_docnames(root: Path = PROJECT_ROOT) -> list[str]:
+    """Every document of ``_toc.yml`` in reading order (e.g. ``book/intro``)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    names: list[str] = []
+
+    def walk(entry: Any) -> None:
+        if isinstance(entry, dict):
+            for key in ("root", "file"):
+                if key in entry:
+                    names.append(str(entry[key]))
+            for key in ("chapters", "sections", "parts"):
+                for child in entry.get(key, []) or []:
+                    walk(child)
+        elif isinstance(entry, list):
+            for child in entry:
+                walk(child)
+
+    walk(toc)
+    return [name[:-3] if name.endswith(".md") else name for name in names]
+
+
+def book_chapters(root: Path = PROJECT_ROOT) -> list[Chapter]:
+    """The notebook chapters of the toc (pages with a ``kernelspec``), in reading order."""
+    chapters = []
+    for docname in toc_docnames(root):
+        source = root / f"{docname}.md"
+        if not source.is_file():
+            raise FileNotFoundError(f"_toc.yml lists {docname!r} but {source} does not exist")
+        meta = front_matter(source)
+        if "kernelspec" not in meta:
+            continue
+        needs = tuple((meta.get("collapse") or {}).get("needs", []) or [])
+        chapters.append(Chapter(source.stem, source, docname, needs))
+    names = [chapter.name for chapter in chapters]
+    resolved = []
+    for chapter in chapters:
+        needs = tuple(n for n in names if n != chapter.name) if "*" in chapter.needs \
+            else chapter.needs
+        unknown = sorted(set(needs) - set(names))
+        if unknown:
+            raise ValueError(f"{chapter.source}: needs {unknown}, which are not chapters in the "
+                             f"toc; chapters: {names}")
+        resolved.append(dataclasses.replace(chapter, needs=needs))
+    return resolved
+
+
+def chapter_from_path(path: Path, root: Path = PROJECT_ROOT) -> Chapter:
+    """A chapter given by path (it may be outside the toc: ``collapse run book/x.md``)."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"no chapter at {path}")
+    if "kernelspec" not in front_matter(path):
+        raise ValueError(f"{path} is not a notebook chapter (its front matter has no kernelspec)")
+    try:
+        docname = str(path.relative_to(root).with_suffix(""))
+    except ValueError:
+        docname = f"book/{path.stem}"
+    return Chapter(path.stem, path, docname, ())
+
+
+# ----------------------------------------------------------------------------- parameters
+def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["n_seeds=8", "sample_sizes=[100, 1000]"]`` -> {"n_seeds": 8, ...} (YAML values)."""
+    overrides = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not separator or not name.isidentifier():
+            raise ValueError(f"parameter override {pair!r} must look like name=value")
+        overrides[name] = yaml.safe_load(value)
+    return overrides
+
+
+def notebook_parameters(path: Path) -> set[str]:
+    """Names assigned in the chapter's ``parameters`` cell."""
+    import ast
+    import jupytext
+    notebook = jupytext.read(path)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            tree = ast.parse(cell.source)
+            return {target.id for node in tree.body if isinstance(node, ast.Assign)
+                    for target in node.targets if isinstance(target, ast.Name)}
+    raise ValueError(f"{path} has no cell tagged 'parameters'")
+
+
+@dataclasses.dataclass
+class BuildPaths:
+    """Where one build puts its files (``root`` is the output root holding ``_build``)."""
+
+    root: Path
+
+    @property
+    def build(self) -> Path:
+        return self.root / "_build"
+
+    @property
+    def site(self) -> Path:
+        return self.build / "site"
+
+    @property
+    def results(self) -> Path:
+        return self.build / "results"
+
+    @property
+    def cache(self) -> Path:
+        return self.build / "cache"
+
+    @property
+    def html(self) -> Path:
+        return self.build / "html"
+
+    def executed(self, chapter: Chapter) -> Path:
+        return self.site / f"{chapter.docname}.ipynb"
+
+
+def split_overrides(pairs: Sequence[str], chapters: Sequence[Chapter]) -> dict[str, dict]:
+    """Per-chapter overrides from ``NAME=VALUE`` (every chapter taking NAME) or
+    ``CHAPTER.NAME=VALUE`` (that chapter only)."""
+    names = {chapter.name for chapter in chapters}
+    per_chapter: dict[str, dict] = {name: {} for name in names}
+    for pair in pairs:
+        target, separator, value = pair.partition("=")
+        chapter, dot, parameter = target.rpartition(".")
+        if not separator or not parameter.isidentifier():
+            raise ValueError(f"parameter override {pair!r} must look like NAME=VALUE or "
+                             f"CHAPTER.NAME=VALUE")
+        parsed = parse_overrides([f"{parameter}={value}"])[parameter]
+        if dot:
+            if chapter not in names:
+                raise ValueError(f"override for unknown chapter {chapter!r}; chapters: "
+                                 f"{', '.join(sorted(names))}")
+            per_chapter[chapter][parameter] = parsed
+            continue
+        takers = [c.name for c in chapters if parameter in notebook_parameters(c.source)]
+        if not takers:
+            raise ValueError(f"no chapter being run takes a parameter {parameter!r}")
+        for taker in takers:
+            per_chapter[taker][parameter] = parsed
+    return per_chapter

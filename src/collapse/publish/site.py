@@ -1,0 +1,83 @@
+"""The HTML side of the build: stage the book's static pages beside the executed notebooks and
+build the site with Jupyter Book 1.x (execution off, Sphinx warnings are errors)."""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterable
+
+from ..core.io import PROJECT_ROOT, atomic_write_bytes
+from .chapters import BuildPaths, Chapter
+
+
+class BookBuildFailed(RuntimeError):
+    """Jupyter Book (Sphinx) reported an error or a warning."""
+
+
+STATIC_SUFFIXES = {".md", ".bib", ".png", ".svg", ".jpg", ".ico", ".css", ".txt"}
+
+
+def stage_site(chapters: Iterable[Chapter], paths: BuildPaths,
+               project_root: Path = PROJECT_ROOT) -> str:
+    """Copy the book's static pages and configuration beside the executed notebooks.
+
+    Files are only rewritten when their content changed (Sphinx rebuilds by mtime). Returns a
+    digest of the staged site (an unchanged digest means the HTML is up to date).
+    """
+    notebook_sources = {chapter.source.resolve() for chapter in chapters}
+    wanted: dict[Path, bytes] = {}
+    for name in ("_config.yml", "_toc.yml"):
+        wanted[paths.site / name] = (project_root / name).read_bytes()
+    for path in sorted((project_root / "book").rglob("*")):
+        if path.is_file() and path.suffix in STATIC_SUFFIXES \
+                and path.resolve() not in notebook_sources \
+                and not any(part.startswith((".", "_")) for part in path.relative_to(
+                    project_root).parts):
+            wanted[paths.site / path.relative_to(project_root)] = path.read_bytes()
+    digest = hashlib.sha256()
+    for target, payload in sorted(wanted.items()):
+        if not target.is_file() or target.read_bytes() != payload:
+            atomic_write_bytes(target, payload)
+        digest.update(str(target.relative_to(paths.site)).encode() + payload)
+    for chapter in chapters:
+        executed = paths.executed(chapter)
+        if not executed.is_file():
+            raise FileNotFoundError(f"{chapter.name} has not been executed: {executed}")
+        digest.update(executed.read_bytes())
+    # remove stale pages (a chapter renamed or dropped from the toc, a page turned into a
+    # notebook): Sphinx refuses a document with two source files. The site itself lives under
+    # <output root>/_build, so only a _build folder *inside* the site is spared.
+    keep = set(wanted) | {paths.executed(chapter) for chapter in chapters}
+    for path in sorted(paths.site.rglob("*"), reverse=True):  # files before their folders
+        if "_build" in path.relative_to(paths.site).parts or path in keep:
+            continue
+        if path.is_file():
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return digest.hexdigest()
+
+
+def build_html(paths: BuildPaths, site_digest: str, force: bool = False) -> bool:
+    """Build the HTML with Jupyter Book 1.x (execution off, warnings are errors).
+
+    Returns False when the site is unchanged since the last successful build (nothing done).
+    """
+    stamp = paths.cache / "html.key"
+    if (not force and stamp.is_file() and stamp.read_text() == site_digest
+            and (paths.html / "index.html").is_file()):
+        return False
+    stamp.unlink(missing_ok=True)
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(paths.site),
+               "--path-output", str(paths.root), "--builder", "html", "-W", "--keep-going",
+               "--quiet"]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise BookBuildFailed("Jupyter Book build failed (warnings are errors):\n"
+                              + completed.stdout[-8000:] + completed.stderr[-8000:])
+    atomic_write_bytes(stamp, site_digest.encode())
+    return True
+
+
