@@ -52,3 +52,10 @@ def smoke_book(tmp_path_factory):
                           "--output-root", str(output_root)])
     assert status == 0, "collapse build --profile smoke failed (see the captured stderr)"
     return runner.BuildPaths(output_root)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "negative_control(chapter, *claim_ids): this test runs the named paper "
+        "claims' own criteria on a run without the claimed effect and expects 'not reproduced' "
+        "(tests/test_claims_registry.py checks every paper claim has one)")

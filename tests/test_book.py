@@ -51,14 +51,21 @@ def test_chapter_pages_show_their_figures_and_footer(smoke_book):
 
 
 @pytest.mark.slow
-def test_claims_page_lists_every_claim(smoke_book):
+def test_claims_page_lists_paper_claims_apart_from_checks(smoke_book):
     page = (smoke_book.html / "book" / "claims.html").read_text()
-    table = re.search(r'<table class="claim-check"[^>]*>(.*?)</table>', page, re.S)
-    assert table, "the claims page has no claim table"
-    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)[1:]  # minus the header
+    tables = re.findall(r'<table class="claim-check"[^>]*>(.*?)</table>', page, re.S)
+    assert tables, "the claims page has no claim table"
+    rows = [re.findall(r'<tr id="claim-([^"]+)">(.*?)</tr>', table, re.S) for table in tables]
     loaded = records.load_results(smoke_book.results)
     order = [c.name for c in runner.book_chapters(PROJECT_ROOT) if c.name != "claims"]
-    recorded = [(name, claim) for name in order for claim in loaded[name]["claims"]]
-    assert len(rows) == len(recorded)
-    for (name, claim), row in zip(recorded, rows):
-        assert f'href="{name}.html"' in row and claim["verdict"] in row
+    for kind, table_rows in zip(("paper", "check"), rows):
+        recorded = [(name, claim) for name in order for claim in loaded[name]["claims"]
+                    if claim.get("kind", "paper") == kind]
+        assert [claim["id"] for _, claim in recorded] == [row_id for row_id, _ in table_rows]
+        for (name, claim), (_, row) in zip(recorded, table_rows):
+            assert f'href="{name}.html#claim-{claim["id"]}"' in row and claim["verdict"] in row
+    # the trail: per chapter, the run's commit and when its criteria last changed
+    trail = re.search(r'<table class="claim-provenance"[^>]*>(.*?)</table>', page, re.S)
+    assert trail and "Criteria last changed" in trail.group(1)
+    for name in order:
+        assert f"<td>{name}</td>" in trail.group(1)

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from ..core.io import PROJECT_ROOT, atomic_write_bytes
+from ..core.io import PROJECT_ROOT, atomic_write_bytes, sha256_of
 
 VERDICTS = ("reproduced", "partially reproduced", "not reproduced")
 VERSIONED_PACKAGES = ("numpy", "scipy", "matplotlib", "scikit-learn", "torch", "transformers",
@@ -80,10 +80,39 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+CLAIM_KINDS = {
+    "paper": "a statement the paper makes (its section, figure, theorem or released code)",
+    "check": "a method validation, an identity, theory from elsewhere, or an extension",
+}
+
+
+def criteria_fingerprint(module: str) -> dict:
+    """Where a chapter's claim criteria live and the sha256 of that file (None when the module
+    cannot be found, e.g. a test chapter without a claims module)."""
+    import importlib.util
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin or not Path(spec.origin).is_file():
+        return {"module": module, "path": None, "sha256": None}
+    path = Path(spec.origin).resolve()
+    try:
+        shown = str(path.relative_to(PROJECT_ROOT))
+    except ValueError:
+        shown = str(path)
+    return {"module": module, "path": shown, "sha256": sha256_of(path)}
+
+
 @dataclasses.dataclass
 class Claim:
-    """One claim of the paper, its criterion (fixed before the run) and, once evaluated,
-    this run's measurement and verdict."""
+    """One declared row of a chapter's claim check: its criterion (fixed before the run) and,
+    once evaluated, this run's measurement and verdict.
+
+    ``kind``: "paper" (a statement of the paper; ``where`` says where it is made) or "check"
+    (see :data:`CLAIM_KINDS`). Verdict counts are over paper claims only. ``revised``: for a
+    criterion changed after a result was seen, one line "why, from what".
+    """
 
     id: str
     claim: str
@@ -91,21 +120,35 @@ class Claim:
     criterion: str
     reproduced_if: Callable[[Any], bool] = dataclasses.field(repr=False)
     partially_if: Callable[[Any], bool] | None = dataclasses.field(default=None, repr=False)
+    kind: str = "paper"
+    where: str = ""
+    revised: str = ""
     measured: str | None = None
     verdict: str | None = None
     note: str = ""
 
+    def verdict_for(self, value: Any) -> str:
+        """The verdict this claim's criterion gives ``value`` (nothing is recorded)."""
+        if bool(self.reproduced_if(value)):
+            return "reproduced"
+        if self.partially_if is not None and bool(self.partially_if(value)):
+            return "partially reproduced"
+        return "not reproduced"
+
     def as_dict(self) -> dict:
-        return {"id": self.id, "claim": self.claim, "paper": self.paper,
-                "measured": self.measured, "criterion": self.criterion,
-                "verdict": self.verdict, "note": self.note}
+        return {"id": self.id, "kind": self.kind, "claim": self.claim, "where": self.where,
+                "paper": self.paper, "measured": self.measured, "criterion": self.criterion,
+                "revised": self.revised, "verdict": self.verdict, "note": self.note}
 
 
 class ChapterRecord:
     """Metrics, claims and provenance of one chapter run. Start it in the chapter's first cell."""
 
-    def __init__(self, chapter: str, settings: Mapping[str, Any], seeds: int | None = None):
+    def __init__(self, chapter: str, settings: Mapping[str, Any], seeds: int | None = None,
+                 criteria_module: str | None = None):
         self.chapter = chapter
+        # where the claim criteria live (their hash goes into the results: a visible trail)
+        self.criteria_module = criteria_module or f"collapse.{chapter}.claims"
         self.settings = dict(settings)
         self.profile = self.settings.get("profile", "book")
         self.seeds = seeds if seeds is not None else self.settings.get("n_seeds")
@@ -122,15 +165,21 @@ class ChapterRecord:
     # ---------------------------------------------------------------- claims
     def declare_claim(self, id: str, claim: str, paper: str, criterion: str,
                       reproduced_if: Callable[[Any], bool],
-                      partially_if: Callable[[Any], bool] | None = None) -> Claim:
+                      partially_if: Callable[[Any], bool] | None = None, *,
+                      kind: str = "paper", where: str = "", revised: str = "") -> Claim:
         """Fix a claim's criterion before the experiment runs.
 
         ``reproduced_if(value)`` decides "reproduced"; when it fails, ``partially_if(value)``
-        (if given) decides "partially reproduced"; otherwise "not reproduced".
+        (if given) decides "partially reproduced"; otherwise "not reproduced". ``kind`` is
+        "paper" (``where``: the paper's section, figure, theorem or code) or "check".
         """
         if id in self.claims:
             raise ValueError(f"claim {id!r} declared twice")
-        self.claims[id] = Claim(id, claim, paper, criterion, reproduced_if, partially_if)
+        if kind not in CLAIM_KINDS:
+            raise ValueError(f"claim {id!r}: kind must be one of {', '.join(CLAIM_KINDS)}, "
+                             f"got {kind!r}")
+        self.claims[id] = Claim(id, claim, paper, criterion, reproduced_if, partially_if,
+                                kind=kind, where=where, revised=revised)
         return self.claims[id]
 
     def evaluate(self, id: str, value: Any, measured: str, note: str = "") -> str:
@@ -139,12 +188,7 @@ class ChapterRecord:
         if id not in self.claims:
             raise KeyError(f"claim {id!r} was not declared; declared: {sorted(self.claims)}")
         claim = self.claims[id]
-        if bool(claim.reproduced_if(value)):
-            verdict = "reproduced"
-        elif claim.partially_if is not None and bool(claim.partially_if(value)):
-            verdict = "partially reproduced"
-        else:
-            verdict = "not reproduced"
+        verdict = claim.verdict_for(value)
         claim.measured, claim.verdict, claim.note = measured, verdict, note
         return verdict
 
@@ -159,8 +203,8 @@ class ChapterRecord:
         unevaluated = [claim.id for claim in self.claims.values() if claim.verdict is None]
         if unevaluated:
             raise RuntimeError(f"claims declared but never evaluated: {unevaluated}")
-        from .claims_page import claims_html
-        return HTML(claims_html([claim.as_dict() for claim in self.claims.values()]))
+        from .claims_page import claims_by_kind_html
+        return HTML(claims_by_kind_html([claim.as_dict() for claim in self.claims.values()]))
 
     # ---------------------------------------------------------------- provenance
     @property
@@ -171,6 +215,7 @@ class ChapterRecord:
         return {"chapter": self.chapter, "profile": self.profile, "seeds": self.seeds,
                 "wall_seconds": round(self.wall_seconds, 2), "versions": package_versions(),
                 "git_commit": git_commit(), "settings": to_jsonable(self.settings),
+                "criteria": criteria_fingerprint(self.criteria_module),
                 "metrics": self.metrics,
                 "claims": [claim.as_dict() for claim in self.claims.values()]}
 
