@@ -19,6 +19,10 @@ from collapse.publish import profiles, records, runner
 from conftest import PROJECT_ROOT
 
 TESTS = Path(__file__).resolve().parent
+# Chapters whose claims are not yet classified and guarded (issue 12 is converting them one
+# chapter at a time). Remove a chapter from here when every paper claim of it has a source and
+# a negative control; the set must end empty.
+PENDING = {"gaussian", "discrete", "gmm", "vae", "language_model", "error_sources", "escaping"}
 
 
 def declared_claims() -> dict[str, list[records.Claim]]:
@@ -66,7 +70,9 @@ def unguarded(declared: dict[str, list[records.Claim]],
 
 
 def test_every_paper_claim_has_a_source_and_a_negative_control():
-    missing_control, missing_source = unguarded(declared_claims(), negative_controls())
+    declared = {chapter: claims for chapter, claims in declared_claims().items()
+                if chapter not in PENDING}
+    missing_control, missing_source = unguarded(declared, negative_controls())
     assert not missing_source, f"paper claims without 'where' (section, figure, code): " \
                                f"{missing_source}"
     assert not missing_control, f"paper claims without a negative control test: " \
@@ -89,3 +95,7 @@ def test_the_registry_check_can_fail():
     missing_control, _ = unguarded(declared, {})
     assert missing_control and len(missing_control) == sum(
         claim.kind == "paper" for claims in declared.values() for claim in claims)
+
+
+def test_pending_chapters_are_real_chapters():
+    assert PENDING <= set(declared_claims())
