@@ -152,7 +152,10 @@ class ClaimsSummary:
 
     def table(self, kind: str = "paper"):
         from IPython.display import HTML
-        return HTML(claims_html(self.claims(kind), chapter_column=True))
+        rows = self.claims(kind)
+        if not rows:
+            return HTML(f"<p>No {KIND_TITLES[kind].lower()} in these chapters.</p>")
+        return HTML(claims_html(rows, chapter_column=True))
 
     def provenance_table(self):
         """Per chapter: profile, seeds, wall time, the commit of the run, and the trail of its
@@ -164,16 +167,17 @@ class ClaimsSummary:
         rows = []
         for name, record in self.records.items():
             trail = criteria_trail(record)
-            changed = (f"<code>{html.escape(trail['commit'])}</code> {html.escape(trail['date'])}"
-                       if trail["commit"] else "—")
+            changed = (f"<code>{html.escape(trail['commit'])}</code><br>"
+                       f"{html.escape(trail['date'])}" if trail["commit"] else "—")
+            shown = trail["file"].removeprefix("src/collapse/") if trail["file"] else None
             cells = [html.escape(name), html.escape(str(record.get("profile"))),
                      html.escape(str(record.get("seeds"))),
                      f"{record.get('wall_seconds') or 0:.1f}",
                      f"<code>{html.escape(str(record.get('git_commit')))}</code>",
-                     f"<code>{html.escape(str(trail['file']))}</code>" if trail["file"] else "—",
+                     f"<code>{html.escape(shown)}</code>" if shown else "—",
                      changed, html.escape(trail["state"])]
             rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
-        return HTML(f'<table class="claim-provenance"><thead>{head}</thead>'
+        return HTML(f'<table class="claim-provenance" style="font-size:0.85em"><thead>{head}</thead>'
                     f"<tbody>{''.join(rows)}</tbody></table>")
 
 
