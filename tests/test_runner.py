@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from collapse.publish import runner
+from collapse.publish import cache, runner
 from conftest import make_mini_project
 
 
@@ -30,9 +30,9 @@ def test_chapters_come_from_the_toc_with_their_dependencies(mini):
 @pytest.mark.slow
 def test_build_runs_in_parallel_skips_unchanged_and_builds_html(mini, capsys, monkeypatch):
     root, paths = mini
-    # the package's digest is pinned so an edit elsewhere in src/ during the test cannot rerun
-    # chapters; test_a_code_change_changes_every_key covers the digest itself
-    monkeypatch.setattr(runner, "collapse_code_digest", lambda: "pinned")
+    # the code fingerprint is pinned so an edit in src/ during the test cannot rerun chapters;
+    # test_a_key_changes_with_profile_overrides_and_code covers the fingerprint itself
+    monkeypatch.setattr(cache, "code_fingerprint", lambda source, package_dir=None: {"x": "1"})
     chapters = runner.book_chapters(root)
     report = runner.run_chapters(chapters, "smoke", {"tiny": {"draws": 50}}, paths, jobs=2)
     assert {name: item["status"] for name, item in report.items()} == \
@@ -128,14 +128,19 @@ def test_bad_jobs_and_profile_are_rejected(mini):
         runner.run_chapters(chapters, "fast", {}, paths)
 
 
-def test_a_code_change_changes_every_key(mini, tmp_path):
+def test_a_key_changes_with_profile_overrides_and_code(mini, monkeypatch):
     root, paths = mini
     chapter = runner.book_chapters(root)[0]
-    key = runner.chapter_key(chapter, "smoke", {}, paths.results, runner.collapse_code_digest())
-    assert key == runner.chapter_key(chapter, "smoke", {}, paths.results,
-                                     runner.collapse_code_digest())
-    assert key != runner.chapter_key(chapter, "smoke", {}, paths.results, "other code")
-    assert key != runner.chapter_key(chapter, "book", {}, paths.results,
-                                     runner.collapse_code_digest())
-    assert key != runner.chapter_key(chapter, "smoke", {"draws": 3}, paths.results,
-                                     runner.collapse_code_digest())
+
+    def key(profile="smoke", overrides=None):
+        return cache.key_of(cache.key_parts(chapter, profile, overrides or {}, paths.results))
+
+    assert key() == key()
+    assert key() != key("book") and key() != key(overrides={"draws": 3})
+    parts = cache.key_parts(chapter, "smoke", {}, paths.results)
+    assert "collapse/publish/records.py" in parts["code"]
+    monkeypatch.setattr(cache, "code_fingerprint",
+                        lambda source, package_dir=None: {**parts["code"], "x.py": "edited"})
+    assert key() != cache.key_of(parts)
+    assert "code changed (x.py)" in cache._changes(
+        parts, cache.key_parts(chapter, "smoke", {}, paths.results))
