@@ -190,6 +190,11 @@ def test_a_chapter_key_covers_the_code_it_imports_not_the_whole_package():
     assert "vae/model.py" in vae_files and "gaussian/theory.py" not in vae_files
 
 
+def test_a_chapter_run_alone_keeps_the_results_it_reads_in_its_key():
+    escaping = chapters.chapter_from_path(PROJECT_ROOT / "book" / "escaping.md")
+    assert set(escaping.needs) == {"gaussian", "discrete", "gmm", "vae"}
+
+
 def test_imports_are_followed_through_the_package(tmp_path):
     package = tmp_path / "pkg"
     sources = {"__init__.py": "", "a/__init__.py": "from .b import x\n",
@@ -373,12 +378,15 @@ def test_a_failed_run_never_leaves_old_outputs_looking_current(mini, capsys):
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_the_chapter_and_the_next_build_resumes(tmp_path):
+@pytest.mark.parametrize("stubborn", [False, True], ids=["kernel-interrupted", "kernel-killed"])
+def test_ctrl_c_stops_the_chapter_and_the_next_build_resumes(tmp_path, stubborn):
     markers = tmp_path / "markers"
     markers.mkdir()
     command = [sys.executable, "-m", "collapse.publish.runner", "run",
                str(FIXTURES / "slow_chapter.md"), "--profile", "smoke",
                "-p", f"marker_dir={markers}", "--output-root", str(tmp_path / "out")]
+    if stubborn:   # the kernel ignores SIGINT: after runner.INTERRUPT_GRACE it is killed
+        command += ["-p", "ignore_interrupts=true"]
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     # its own process group, as a terminal's foreground job: the signal goes to the group
     process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE,
@@ -405,6 +413,8 @@ def test_ctrl_c_stops_the_chapter_and_the_next_build_resumes(tmp_path):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert not (markers / "finished").exists()
+    if stubborn:
+        return
     # the next build resumes from the checkpoints and finishes
     assert subprocess.run(command, env=environment, capture_output=True).returncode == 0
     resumed = int((markers / "finished").read_text())

@@ -82,12 +82,17 @@ def book_chapters(root: Path = PROJECT_ROOT) -> list[Chapter]:
 
 
 def chapter_from_path(path: Path, root: Path = PROJECT_ROOT) -> Chapter:
-    """A chapter given by path (it may be outside the toc: ``collapse run book/x.md``)."""
+    """A chapter given by path (it may be outside the toc: ``collapse run book/x.md``). A
+    chapter of the toc keeps the chapters it needs (their results are part of its key)."""
     path = Path(path).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"no chapter at {path}")
     if "kernelspec" not in front_matter(path):
         raise ValueError(f"{path} is not a notebook chapter (its front matter has no kernelspec)")
+    if (root / "_toc.yml").is_file():
+        for chapter in book_chapters(root):
+            if chapter.source.resolve() == path:
+                return chapter
     try:
         docname = str(path.relative_to(root).with_suffix(""))
     except ValueError:

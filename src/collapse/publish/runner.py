@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import logging
 import os
 import signal
 import sys
@@ -57,7 +58,7 @@ CACHE_VARIABLES = {  # tool caches kept inside the project (nothing written unde
 }
 #: folders given through the environment, relative to the caller's working directory
 PATH_VARIABLES = ("COLLAPSE_DATA_DIR", "COLLAPSE_CACHE_DIR", "COLLAPSE_RESULTS_DIR")
-INTERRUPT_GRACE = 5.0   # seconds a chapter gets to stop after its kernel is interrupted
+INTERRUPT_GRACE = 3.0   # seconds a chapter gets to stop after its kernel is interrupted
 
 
 class BuildInterrupted(RuntimeError):
@@ -110,12 +111,10 @@ class StopSignals:
     def __init__(self):
         self.received: int | None = None
         self.count = 0
-        self.event = threading.Event()
         self._previous: dict[int, object] = {}
 
     def _handle(self, signum, frame) -> None:
         self.received, self.count = signum, self.count + 1
-        self.event.set()
 
     def __enter__(self) -> "StopSignals":
         if threading.current_thread() is threading.main_thread():
@@ -133,7 +132,8 @@ def _stop(running: dict, stop: StopSignals) -> list[tuple[str, float]]:
     """Interrupt every running chapter's kernel; kill those still running after
     INTERRUPT_GRACE seconds (at once on a second signal). Returns (name, seconds) of each."""
     stopped = [(execution.chapter.name, execution.seconds) for execution, _ in running.values()]
-    for execution, _ in running.values():
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)  # no "kernel died" lines: one
+    for execution, _ in running.values():                     # line says what happened
         execution.handle.interrupt()
     deadline = time.monotonic() + INTERRUPT_GRACE
     while running and time.monotonic() < deadline and stop.count < 2:
@@ -159,7 +159,11 @@ def _failed(chapter: Chapter, error: Exception, chapters: Sequence[Chapter], pat
     mark_pages_stale(paths, [chapter.docname],
                      f"The last run of this chapter ({when}, profile {profile}) failed: "
                      f"{last_line}. Its previous outputs were moved to _build/stale/.")
-    mark_pages_stale(paths, [c.docname for c in cache.dependents(chapter, chapters)],
+    try:   # the pages using its results, in this run or elsewhere in the book
+        book = [c for c in book_chapters() if c.docname not in {o.docname for o in chapters}]
+    except (OSError, ValueError):
+        book = []
+    mark_pages_stale(paths, [c.docname for c in cache.dependents(chapter, [*chapters, *book])],
                      f"This page uses the results of {chapter.name}, whose last run ({when}, "
                      f"profile {profile}) failed: {last_line}.")
     progress.say(f"{chapter.name}: FAILED" + (f" (its previous outputs moved to {paths.stale})"
