@@ -2,7 +2,8 @@
 a time per build folder, Ctrl-C stops a chapter, results do not depend on the run.
 
 Runner tests use a tiny book in a temporary folder (never the user's _build); the slow ones
-execute real kernels.
+execute real kernels. A truncated results file, a failed --force run and the stale pages are
+tested along the runner's own build test (tests/test_runner.py, which builds the HTML once).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 
 from collapse.publish import cache, chapters, profiles, records, runner
 from collapse.publish.lock import BuildBusy, BuildLock
-from conftest import FIXTURES, PROJECT_ROOT, make_mini_project
+from conftest import FIXTURES, PROJECT_ROOT
 
 BOOK = [c for c in runner.book_chapters(PROJECT_ROOT) if c.name in profiles.CHAPTERS]
 
@@ -214,14 +215,6 @@ def test_imports_are_followed_through_the_package(tmp_path):
     assert dynamic == {"__init__.py", "dyn/__init__.py", "dyn/one.py", "d.py"}
 
 
-@pytest.fixture
-def mini(tmp_path, tiny_chapter_text):
-    other = tiny_chapter_text.replace('"tiny"', '"tiny2"').replace("fig-tiny-", "fig-tiny2-") \
-        .replace("# A tiny chapter", "# Another tiny chapter")
-    root = make_mini_project(tmp_path / "project", {"tiny": tiny_chapter_text, "tiny2": other})
-    return root, runner.BuildPaths(tmp_path / "out")
-
-
 def test_unreferenced_checkpoint_folders_are_pruned(mini):
     root, paths = mini
     chapter = runner.book_chapters(root)[0]
@@ -346,35 +339,6 @@ def test_the_data_a_chapter_read_is_part_of_its_key(tmp_path, monkeypatch, capsy
     assert runner.main(["run", str(source), *out]) == 1
     error = capsys.readouterr().err
     assert "is missing" in error and "DataError" in error and "skipped" not in error
-
-
-@pytest.mark.slow
-def test_a_failed_run_never_leaves_old_outputs_looking_current(mini, capsys):
-    root, paths = mini
-    chapters_ = runner.book_chapters(root)
-    runner.run_chapters(chapters_, "smoke", {}, paths)
-    assert runner.build_html(paths, runner.stage_site(chapters_, paths, project_root=root))
-    # a results file truncated behind the cache's back is noticed and recomputed
-    (paths.results / "tiny.json").write_text('{"chapter": "ti')
-    again = runner.run_chapters(chapters_, "smoke", {}, paths)
-    assert again["tiny"]["status"] == "ran" and again["tiny2"]["status"] == "skipped"
-    assert "changed since it was written" in capsys.readouterr().err
-    json.loads((paths.results / "tiny.json").read_text())
-    # a run that fails under --force moves the old outputs aside and marks the pages
-    with pytest.raises(runner.ChapterFailed):
-        runner.run_chapters(chapters_, "smoke", {"tiny": {"fail": True}}, paths, force=True)
-    assert not (paths.results / "tiny.json").exists()
-    assert not paths.executed(chapters_[0]).exists()
-    assert (paths.stale / "results" / "tiny.json").is_file()
-    page = (paths.html / "book" / "tiny.html").read_text()
-    assert "This page is from an earlier run" in page and "this chapter was asked to fail" in page
-    assert "uses the results of tiny" in (paths.html / "book" / "claims.html").read_text()
-    assert "earlier run" not in (paths.html / "book" / "tiny2.html").read_text()
-    # the next successful build replaces the marked pages
-    assert runner.run_chapters(chapters_, "smoke", {}, paths)["tiny"]["status"] == "ran"
-    assert runner.build_html(paths, runner.stage_site(chapters_, paths, project_root=root))
-    for page in ("tiny", "claims"):
-        assert "earlier run" not in (paths.html / "book" / f"{page}.html").read_text(), page
 
 
 @pytest.mark.slow

@@ -8,15 +8,6 @@ import re
 import pytest
 
 from collapse.publish import cache, runner
-from conftest import make_mini_project
-
-
-@pytest.fixture
-def mini(tmp_path, tiny_chapter_text):
-    other = tiny_chapter_text.replace('"tiny"', '"tiny2"').replace("fig-tiny-", "fig-tiny2-") \
-        .replace("# A tiny chapter", "# Another tiny chapter")
-    root = make_mini_project(tmp_path / "project", {"tiny": tiny_chapter_text, "tiny2": other})
-    return root, runner.BuildPaths(tmp_path / "out")
 
 
 def test_chapters_come_from_the_toc_with_their_dependencies(mini):
@@ -75,6 +66,29 @@ def test_build_runs_in_parallel_skips_unchanged_and_builds_html(mini, capsys, mo
     (paths.results / "tiny2.json").unlink()
     fourth = runner.run_chapters(chapters, "smoke", {"tiny": {"draws": 60}}, paths)
     assert fourth["tiny2"]["status"] == "ran"
+    capsys.readouterr()
+
+    # a results file truncated behind the cache's back is noticed and recomputed
+    (paths.results / "tiny.json").write_text('{"chapter": "ti')
+    fifth = runner.run_chapters(chapters, "smoke", {"tiny": {"draws": 60}}, paths)
+    assert fifth["tiny"]["status"] == "ran" and fifth["tiny2"]["status"] == "skipped"
+    assert "tiny.json changed since it was written" in capsys.readouterr().err
+    json.loads((paths.results / "tiny.json").read_text())
+    # a run that fails under --force moves the old outputs aside and marks the built pages
+    with pytest.raises(runner.ChapterFailed):
+        runner.run_chapters(chapters, "smoke", {"tiny": {"fail": True}}, paths, force=True)
+    assert not (paths.results / "tiny.json").exists()
+    assert not paths.executed(chapters[0]).exists()
+    assert (paths.stale / "results" / "tiny.json").is_file()
+    page = (paths.html / "book" / "tiny.html").read_text()
+    assert "This page is from an earlier run" in page and "this chapter was asked to fail" in page
+    assert "uses the results of tiny" in (paths.html / "book" / "claims.html").read_text()
+    assert "earlier run" not in (paths.html / "book" / "tiny2.html").read_text()
+    # the next successful build replaces the marked pages
+    assert runner.run_chapters(chapters, "smoke", {}, paths)["tiny"]["status"] == "ran"
+    assert runner.build_html(paths, runner.stage_site(chapters, paths, project_root=root))
+    for name in ("tiny", "claims"):
+        assert "earlier run" not in (paths.html / "book" / f"{name}.html").read_text(), name
 
 
 @pytest.mark.slow
