@@ -50,13 +50,19 @@ def sha256_of(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
 def note_use(variable: str, entry: str) -> None:
     """Append ``entry`` as one line to the file named by ``$variable`` (nothing when unset).
 
-    One short ``O_APPEND`` write per entry, so parallel worker processes never interleave."""
+    One short ``O_APPEND`` write per entry, so parallel worker processes never interleave. A
+    log that cannot be written (a worker on another machine) warns instead of stopping the
+    computation; the entry is then missing from the runner's record."""
     target = os.environ.get(variable)
     if not target:
         return
     line = (entry.replace("\n", " ") + "\n").encode("utf-8")
-    descriptor = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(descriptor, line)
-    finally:
-        os.close(descriptor)
+        descriptor = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(descriptor, line)
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        import warnings
+        warnings.warn(f"could not note {entry!r} in ${variable} ({target}): {error}")
