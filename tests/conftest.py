@@ -44,6 +44,15 @@ def tiny_chapter_text() -> str:
     return (FIXTURES / "tiny_chapter.md").read_text()
 
 
+@pytest.fixture
+def mini(tmp_path, tiny_chapter_text):
+    """A mini book of two tiny chapters and the claims page; (project root, build paths)."""
+    other = tiny_chapter_text.replace('"tiny"', '"tiny2"').replace("fig-tiny-", "fig-tiny2-") \
+        .replace("# A tiny chapter", "# Another tiny chapter")
+    root = make_mini_project(tmp_path / "project", {"tiny": tiny_chapter_text, "tiny2": other})
+    return root, runner.BuildPaths(tmp_path / "out")
+
+
 @pytest.fixture(scope="session")
 def smoke_book(tmp_path_factory):
     """The real book built under the smoke profile into a temporary folder (once per session)."""

@@ -4,13 +4,20 @@ One data root, ``$COLLAPSE_DATA_DIR`` (default ``data/`` in the repository),
 holds one folder per dataset: ``wikitext-2-raw-v1/`` (``wiki.{train,valid,test}.raw`` and
 ``SHA256SUMS``) and ``mnist/`` (the four IDX files). Nothing here touches the network: a
 missing or corrupt file raises :class:`DataError` saying what is missing and how to provide it.
+Every file read through :func:`verified_file` or :func:`note_data_file` is noted (with its
+sha256) in the runner's data log, so a chapter's cache entry covers the data it read.
+
+A relative ``$COLLAPSE_DATA_DIR`` means relative to the folder the user ran the command from:
+the runner makes it absolute before any kernel starts (kernels run in ``book/``).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from .io import PROJECT_ROOT, sha256_of
+import json
+
+from .io import DATA_LOG, PROJECT_ROOT, note_use, sha256_of
 
 WIKITEXT = "wikitext-2-raw-v1"
 WIKITEXT_SPLITS = {"train": "wiki.train.raw", "validation": "wiki.valid.raw",
@@ -59,7 +66,21 @@ def verified_file(folder: Path, name: str, how_to_get: str) -> Path:
         raise DataError(f"{path} is corrupt or not the expected file: sha256 {actual} does not "
                         f"match {expected} in SHA256SUMS. Replace it with the original. "
                         f"{how_to_get}")
+    note_data_file(path, actual)
     return path
+
+
+def note_data_file(path: str | os.PathLike, sha256: str | None = None) -> None:
+    """Note in the runner's data log (``$COLLAPSE_DATA_LOG``) that ``path`` was read, with its
+    sha256 (computed when not given). Paths inside the data root are noted relative to it."""
+    if not os.environ.get(DATA_LOG):
+        return
+    path = Path(path).resolve()
+    try:
+        shown = str(path.relative_to(data_root()))
+    except ValueError:
+        shown = str(path)
+    note_use(DATA_LOG, json.dumps({"path": shown, "sha256": sha256 or sha256_of(path)}))
 
 
 def wikitext_path(split: str) -> Path:

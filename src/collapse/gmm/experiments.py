@@ -76,6 +76,19 @@ def evaluation_generations(n_generations: int, count: int, extra: Iterable[int] 
     return np.array(sorted(chosen))
 
 
+def check_tail_levels(levels: Iterable[float]) -> tuple[float, ...]:
+    """The tail levels (probability masses of the true HDRs), each a number in (0, 1), or
+    ValueError naming ``tail_levels``."""
+    checked = []
+    for level in levels:
+        if isinstance(level, bool) or not isinstance(level, (int, float, np.number)) \
+                or not 0 < level < 1:  # also rejects NaN
+            raise ValueError(f"tail_levels must be probabilities in (0, 1), e.g. [0.95, 0.99]; "
+                             f"got {list(levels)!r}")
+        checked.append(float(level))
+    return tuple(checked)
+
+
 def run_spec(spec: RunSpec, seed: int | None, tail_levels: Sequence[float] = (0.95, 0.99),
              tail_samples: int = 20000, tail_evaluations: int = 40,
              extra_generations: Iterable[int] = (),
@@ -90,6 +103,7 @@ def run_spec(spec: RunSpec, seed: int | None, tail_levels: Sequence[float] = (0.
     ``checkpointer`` keeps them too). Returns one history per group. ``real_rng`` and
     ``loop_rng``, when given, replace the streams of the real data and of the loop that
     ``seed`` and the spec otherwise name (the cross-family comparison passes its own)."""
+    tail_levels = check_tail_levels(tail_levels)  # before any work
     setups = [setup_named(setup) for setup, _ in spec.groups]
     # M = N for every policy (the M₀ of `growing`)
     policies = [policy_from_name(policy, sample_size=spec.n_points) for _, policy in spec.groups]
@@ -390,6 +404,7 @@ def paper_profile_note(settings: Mapping[str, Any]) -> str:
 def run(settings: Mapping[str, Any], progress: Callable[[str], None] | None = None) -> GMMRuns:
     """Every simulation of the chapter: the scikit-learn check on each setup's real data,
     the timing of the authors' loop, then all runs of :func:`chapter_specs`."""
+    check_tail_levels(settings["tail_levels"])  # before any work
     load_at_start = os.getloadavg()[0]
     seed, n_points = settings["seed"], settings["n_points"]
     validation = {}

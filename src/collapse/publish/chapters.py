@@ -1,14 +1,17 @@
 """The book's shape: its chapters (from ``_toc.yml`` and their front matter), their parameters
-and overrides, and where a build puts its files."""
+and overrides (checked against the profiles' schema before anything runs), and where a build
+puts its files."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
 
 from ..core.io import PROJECT_ROOT
+from . import profiles
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,12 +82,17 @@ def book_chapters(root: Path = PROJECT_ROOT) -> list[Chapter]:
 
 
 def chapter_from_path(path: Path, root: Path = PROJECT_ROOT) -> Chapter:
-    """A chapter given by path (it may be outside the toc: ``collapse run book/x.md``)."""
+    """A chapter given by path (it may be outside the toc: ``collapse run book/x.md``). A
+    chapter of the toc keeps the chapters it needs (their results are part of its key)."""
     path = Path(path).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"no chapter at {path}")
     if "kernelspec" not in front_matter(path):
         raise ValueError(f"{path} is not a notebook chapter (its front matter has no kernelspec)")
+    if (root / "_toc.yml").is_file():
+        for chapter in book_chapters(root):
+            if chapter.source.resolve() == path:
+                return chapter
     try:
         docname = str(path.relative_to(root).with_suffix(""))
     except ValueError:
@@ -106,15 +114,27 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
 
 def notebook_parameters(path: Path) -> set[str]:
     """Names assigned in the chapter's ``parameters`` cell."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return set(_notebook_parameters(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _notebook_parameters(path: Path, mtime_ns: int, size: int) -> frozenset[str]:
     import ast
     import jupytext
     notebook = jupytext.read(path)
     for cell in notebook.cells:
         if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
             tree = ast.parse(cell.source)
-            return {target.id for node in tree.body if isinstance(node, ast.Assign)
-                    for target in node.targets if isinstance(target, ast.Name)}
+            return frozenset(target.id for node in tree.body if isinstance(node, ast.Assign)
+                             for target in node.targets if isinstance(target, ast.Name))
     raise ValueError(f"{path} has no cell tagged 'parameters'")
+
+
+def overridable_parameters(path: Path) -> set[str]:
+    """The parameters ``-p`` may set: every notebook parameter but ``profile``."""
+    return notebook_parameters(path) - {"profile"}
 
 
 @dataclasses.dataclass
@@ -143,14 +163,32 @@ class BuildPaths:
     def html(self) -> Path:
         return self.build / "html"
 
+    @property
+    def work(self) -> Path:
+        """Scratch files of running chapters (their data and checkpoint logs)."""
+        return self.build / "work"
+
+    @property
+    def stale(self) -> Path:
+        """Outputs of chapters whose last run failed, moved out of the book."""
+        return self.build / "stale"
+
+    @property
+    def lock(self) -> Path:
+        return self.build / "build.lock"
+
     def executed(self, chapter: Chapter) -> Path:
         return self.site / f"{chapter.docname}.ipynb"
 
 
+PROFILE_HINT = "'profile' is not a parameter to override: choose it with --profile"
+
+
 def split_overrides(pairs: Sequence[str], chapters: Sequence[Chapter]) -> dict[str, dict]:
     """Per-chapter overrides from ``NAME=VALUE`` (every chapter taking NAME) or
-    ``CHAPTER.NAME=VALUE`` (that chapter only)."""
-    names = {chapter.name for chapter in chapters}
+    ``CHAPTER.NAME=VALUE`` (that chapter only). Names are checked here, values by
+    :func:`check_overrides`."""
+    names = {chapter.name: chapter for chapter in chapters}
     per_chapter: dict[str, dict] = {name: {} for name in names}
     for pair in pairs:
         target, separator, value = pair.partition("=")
@@ -158,16 +196,45 @@ def split_overrides(pairs: Sequence[str], chapters: Sequence[Chapter]) -> dict[s
         if not separator or not parameter.isidentifier():
             raise ValueError(f"parameter override {pair!r} must look like NAME=VALUE or "
                              f"CHAPTER.NAME=VALUE")
+        if parameter == "profile":
+            raise ValueError(f"{pair!r}: {PROFILE_HINT} ({', '.join(profiles.PROFILE_NAMES)})")
         parsed = parse_overrides([f"{parameter}={value}"])[parameter]
         if dot:
             if chapter not in names:
                 raise ValueError(f"override for unknown chapter {chapter!r}; chapters: "
                                  f"{', '.join(sorted(names))}")
+            allowed = overridable_parameters(names[chapter].source)
+            if parameter not in allowed:
+                raise ValueError(f"{chapter}: unknown parameter {parameter!r}; this chapter "
+                                 f"takes: {', '.join(sorted(allowed)) or 'none'}")
             per_chapter[chapter][parameter] = parsed
             continue
-        takers = [c.name for c in chapters if parameter in notebook_parameters(c.source)]
+        takers = [c.name for c in chapters if parameter in overridable_parameters(c.source)]
         if not takers:
             raise ValueError(f"no chapter being run takes a parameter {parameter!r}")
         for taker in takers:
             per_chapter[taker][parameter] = parsed
     return per_chapter
+
+
+def check_overrides(chapters: Sequence[Chapter], overrides: dict[str, dict]) -> dict[str, dict]:
+    """Every chapter's overrides checked before any chapter runs: names against its parameters
+    cell, values against its profile schema (:mod:`collapse.publish.profiles.spec`). Returns
+    them in canonical types; ValueError names the chapter, the parameter and what is allowed."""
+    checked = {}
+    for chapter in chapters:
+        given = dict(overrides.get(chapter.name, {}))
+        if "profile" in given:
+            raise ValueError(f"{chapter.name}: {PROFILE_HINT}")
+        allowed = overridable_parameters(chapter.source)
+        unknown = sorted(set(given) - allowed)
+        if unknown:
+            raise ValueError(f"{chapter.name}: unknown parameter(s) {unknown}; this chapter "
+                             f"takes: {', '.join(sorted(allowed)) or 'none'}")
+        if chapter.name in profiles.PROFILES:
+            given.update(profiles.check_overrides(chapter.name, given))
+        checked[chapter.name] = given
+    unknown_chapters = sorted(set(overrides) - {chapter.name for chapter in chapters})
+    if unknown_chapters:
+        raise ValueError(f"overrides for chapters not being run: {unknown_chapters}")
+    return checked

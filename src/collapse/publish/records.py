@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import time
 from importlib import metadata
@@ -26,6 +27,12 @@ import numpy as np
 from ..core.io import PROJECT_ROOT, atomic_write_bytes, sha256_of
 
 VERDICTS = ("reproduced", "partially reproduced", "not reproduced")
+#: A results field named like this holds a measurement of the machine (wall or CPU time, a
+#: speed or throughput, memory, load), which differs from run to run; every other field is a
+#: function of the code, settings and data, identical across runs (tests/test_hardening.py).
+#: Keep timings out of claims' ``measured`` text: say them in the chapter's prose.
+TIMING_FIELD = re.compile(r"(^|_)(seconds|timings?|speed\w*|wall\w*|cpu\w*|throughput\w*|"
+                          r"per_second|rss\w*|load\w*|memory\w*)($|_)")
 VERSIONED_PACKAGES = ("numpy", "scipy", "matplotlib", "scikit-learn", "torch", "transformers",
                       "tokenizers", "papermill", "jupyter-book")
 
@@ -243,6 +250,17 @@ class ChapterRecord:
             f"Rerun: `collapse run book/{self.chapter}.md --profile {self.profile}`; "
             f"numbers in `_build/results/{self.chapter}.json`.\n"
             "```\n")
+
+
+def without_timings(value: Any) -> Any:
+    """``value`` (a parsed results file) without its :data:`TIMING_FIELD` entries, at any
+    depth: what must be identical when a chapter runs twice."""
+    if isinstance(value, Mapping):
+        return {key: item if key == "settings" else without_timings(item)  # inputs: all kept
+                for key, item in value.items() if not TIMING_FIELD.search(str(key))}
+    if isinstance(value, list):
+        return [without_timings(item) for item in value]
+    return value
 
 
 def load_results(directory: str | os.PathLike | None = None) -> dict[str, dict]:

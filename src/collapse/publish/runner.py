@@ -8,35 +8,47 @@ directory, never beside the sources:
 
     <output root>/_build/site/       the book as Sphinx sees it (executed .ipynb + static pages)
     <output root>/_build/results/    <chapter>.json, one per executed chapter
-    <output root>/_build/cache/      cache keys: a chapter whose source, parameters, collapse
-                                     code and inputs are unchanged is not executed again
+    <output root>/_build/cache/      chapters/<name>.json: what each chapter's last successful
+                                     run depended on (:mod:`.cache`); loop checkpoints
+    <output root>/_build/stale/      outputs of chapters whose last run failed
     <output root>/_build/html/       the built book
 
 A chapter may read other chapters' results: list them in its front matter as
 ``collapse: {needs: [gaussian, gmm]}`` (``["*"]`` = every other chapter in the toc); it then
 runs after them, and reruns when their results change.
+
+Before anything runs, every override is checked (names and values, :mod:`.chapters`); then the
+build folder is locked (:mod:`.lock`). Ctrl-C (or SIGTERM) interrupts the running chapters'
+kernels, kills them if they do not stop, prints one line and exits 130 (143); checkpoints
+are kept, so the next build resumes. Exit codes: 0 done, 1 a chapter failed, 2 bad input or
+a failed HTML build, 3 the build folder is busy, 130/143 interrupted.
 """
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import hashlib
-import json
+import logging
 import os
+import signal
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Sequence
 
-
-from ..core.io import PROJECT_ROOT, atomic_write_bytes
-from .chapters import (BuildPaths, Chapter, book_chapters, chapter_from_path,
+from ..core.io import PROJECT_ROOT
+from . import cache
+from .chapters import (BuildPaths, Chapter, book_chapters, chapter_from_path, check_overrides,
                        notebook_parameters, split_overrides)
+from .execution import ChapterFailed, Execution
+from .lock import BuildBusy, BuildLock
 from .profiles import PROFILE_NAMES
-from .site import BookBuildFailed, build_html, stage_site
+from .site import BookBuildFailed, build_html, mark_pages_stale, stage_site
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the whole collapse package
+__all__ = ["main", "run_chapters", "BuildInterrupted", "ChapterFailed", "BuildPaths",
+           "book_chapters", "notebook_parameters", "split_overrides", "stage_site",
+           "build_html", "configure_environment"]
+
 CACHE_VARIABLES = {  # tool caches kept inside the project (nothing written under ~)
     "MPLCONFIGDIR": "matplotlib", "IPYTHONDIR": "ipython", "JUPYTER_DATA_DIR": "jupyter",
     "JUPYTER_CONFIG_DIR": "jupyter-config", "JUPYTER_RUNTIME_DIR": "jupyter-runtime",
@@ -44,126 +56,32 @@ CACHE_VARIABLES = {  # tool caches kept inside the project (nothing written unde
     "XDG_CACHE_HOME": "xdg/cache", "XDG_CONFIG_HOME": "xdg/config", "XDG_DATA_HOME": "xdg/data",
     "XDG_STATE_HOME": "xdg/state",
 }
+#: folders given through the environment, relative to the caller's working directory
+PATH_VARIABLES = ("COLLAPSE_DATA_DIR", "COLLAPSE_CACHE_DIR", "COLLAPSE_RESULTS_DIR")
+INTERRUPT_GRACE = 3.0   # seconds a chapter gets to stop after its kernel is interrupted
 
 
-class ChapterFailed(RuntimeError):
-    """A chapter raised an error while executing; the message holds the cell's traceback."""
+class BuildInterrupted(RuntimeError):
+    """The build was stopped by a signal; ``exit_code`` is 128 + its number."""
+
+    def __init__(self, message: str, signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.exit_code = 128 + int(signum)
 
 
-# ----------------------------------------------------------------------------- cache keys
-def collapse_code_digest() -> str:
-    """sha256 over every source file of the collapse package (a change reruns chapters)."""
-    digest = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def chapter_key(chapter: Chapter, profile: str, overrides: dict, results: Path,
-                code_digest: str) -> str:
-    """What a chapter's output depends on: its source, profile, overrides, the collapse code,
-    and the results of the chapters it needs."""
-    digest = hashlib.sha256()
-    digest.update(chapter.source.read_bytes())
-    digest.update(json.dumps({"profile": profile, "overrides": overrides},
-                             sort_keys=True, default=str).encode())
-    digest.update(code_digest.encode())
-    for need in chapter.needs:
-        path = results / f"{need}.json"
-        digest.update(path.read_bytes() if path.is_file() else b"missing")
-    return digest.hexdigest()
-
-
-# ----------------------------------------------------------------------------- execution
 def configure_environment(project_root: Path = PROJECT_ROOT) -> None:
-    """Keep tool caches inside the project and never reach a model hub (unless set already)."""
-    cache = project_root / ".cache"
+    """Keep tool caches inside the project and never reach a model hub (unless set already);
+    make folders given relative to the caller's working directory absolute (kernels run in
+    the chapter's folder)."""
+    for variable in PATH_VARIABLES:
+        if os.environ.get(variable) and not os.path.isabs(os.environ[variable]):
+            os.environ[variable] = os.path.abspath(os.path.expanduser(os.environ[variable]))
+    cache_root = project_root / ".cache"
     for variable, folder in CACHE_VARIABLES.items():
-        os.environ.setdefault(variable, str(cache / folder))
+        os.environ.setdefault(variable, str(cache_root / folder))
         Path(os.environ[variable]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-
-
-def execute_chapter(chapter: Chapter, profile: str, overrides: dict, paths: BuildPaths,
-                    progress_bar: bool = False) -> float:
-    """Execute one chapter with papermill; write the executed notebook atomically.
-
-    Returns the wall time in seconds. Raises ChapterFailed with the failing cell's traceback.
-    """
-    import jupytext
-    import nbformat
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    allowed = notebook_parameters(chapter.source)
-    unknown = sorted(set(overrides) - allowed)
-    if unknown:
-        raise ValueError(f"{chapter.name}: unknown parameter(s) {unknown}; this chapter takes: "
-                         f"{', '.join(sorted(allowed))}")
-    target = paths.executed(chapter)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = paths.build / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    source_notebook = work / f"{chapter.name}.source.ipynb"
-    output_notebook = work / f"{chapter.name}.executed.ipynb"
-    nbformat.write(jupytext.read(chapter.source), source_notebook)
-    os.environ["COLLAPSE_RESULTS_DIR"] = str(paths.results)  # inherited by the kernel
-    os.environ.pop("MPLBACKEND", None)  # kernels must use the inline backend to keep figures
-    started = time.perf_counter()
-    try:
-        papermill.execute_notebook(
-            str(source_notebook), str(output_notebook),
-            parameters={"profile": profile, **overrides}, kernel_name="python3",
-            cwd=str(chapter.source.parent), progress_bar=progress_bar,
-            request_save_on_cell_execute=False, log_output=False)
-    except PapermillExecutionError as error:
-        raise ChapterFailed(format_cell_error(chapter, error)) from None
-    elapsed = time.perf_counter() - started
-    notebook = nbformat.read(output_notebook, as_version=4)
-    tidy_executed_notebook(notebook)
-    atomic_write_bytes(target, nbformat.writes(notebook).encode())
-    output_notebook.unlink(missing_ok=True)
-    return elapsed
-
-
-def format_cell_error(chapter: Chapter, error) -> str:
-    """The failing cell's source and traceback, ANSI colours removed."""
-    import re
-    ansi = re.compile(r"\x1b\[[0-9;]*m")
-    traceback = "\n".join(ansi.sub("", line) for line in error.traceback)
-    return (f"chapter {chapter.name!r} ({chapter.source}) failed in cell "
-            f"{error.exec_count}:\n--- cell source ---\n{error.source}\n--- traceback ---\n"
-            f"{traceback}\n{error.ename}: {ansi.sub('', str(error.evalue))}")
-
-
-def tidy_executed_notebook(notebook) -> None:
-    """Collapse the parameter cells in the HTML, give claim tables the page's full width, and
-    drop papermill's run metadata."""
-    for cell in notebook.cells:
-        tags = cell.get("metadata", {}).get("tags", [])
-        if "parameters" in tags or "injected-parameters" in tags:
-            if "hide-cell" not in tags:
-                cell.metadata["tags"] = [*tags, "hide-cell"]
-        if any('class="claim-check"' in str(output.get("data", {}).get("text/html", ""))
-               for output in cell.get("outputs", [])) and "full-width" not in tags:
-            cell.setdefault("metadata", {})["tags"] = [*cell.metadata.get("tags", []),
-                                                       "full-width"]  # wide claim tables
-        cell.get("metadata", {}).pop("papermill", None)
-        cell.get("metadata", {}).pop("execution", None)
-    notebook.metadata.pop("papermill", None)
-
-
-def is_up_to_date(chapter: Chapter, key: str, paths: BuildPaths) -> bool:
-    """True when ``chapter`` last ran with this ``key`` and its outputs are still there."""
-    key_file = paths.cache / f"{chapter.name}.key"
-    if not key_file.is_file() or not paths.executed(chapter).is_file():
-        return False
-    recorded, _, outputs = key_file.read_text().partition("\n")
-    if recorded != key:
-        return False
-    return outputs != "results" or (paths.results / f"{chapter.name}.json").is_file()
 
 
 # ----------------------------------------------------------------------------- scheduling
@@ -186,74 +104,159 @@ class Progress:
         self.say(f"({self.done}/{self.total}) {message}")
 
 
+class StopSignals:
+    """While active (in the main thread), SIGINT and SIGTERM set :attr:`received` instead of
+    raising KeyboardInterrupt at an arbitrary line; :attr:`count` counts them."""
+
+    def __init__(self):
+        self.received: int | None = None
+        self.count = 0
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum, frame) -> None:
+        self.received, self.count = signum, self.count + 1
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        return False
+
+
+def _stop(running: dict, stop: StopSignals) -> list[tuple[str, float]]:
+    """Interrupt every running chapter's kernel; kill those still running after
+    INTERRUPT_GRACE seconds (at once on a second signal). Returns (name, seconds) of each."""
+    stopped = [(execution.chapter.name, execution.seconds) for execution, _ in running.values()]
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)  # no "kernel died" lines: one
+    for execution, _ in running.values():                     # line says what happened
+        execution.handle.interrupt()
+    deadline = time.monotonic() + INTERRUPT_GRACE
+    while running and time.monotonic() < deadline and stop.count < 2:
+        done, _ = concurrent.futures.wait(running, timeout=0.1)
+        for future in done:
+            running.pop(future)
+    for execution, _ in running.values():
+        execution.handle.kill()
+    concurrent.futures.wait(running, timeout=INTERRUPT_GRACE)
+    return stopped
+
+
+def _failed(chapter: Chapter, error: Exception, chapters: Sequence[Chapter], paths: BuildPaths,
+            profile: str, progress: Progress) -> ChapterFailed:
+    """Move a failed chapter's previous outputs aside and mark its pages (and those using its
+    results) as from an earlier run."""
+    failure = error if isinstance(error, ChapterFailed) else \
+        ChapterFailed(f"chapter {chapter.name!r}: {error!r}")
+    last_line = str(failure).strip().splitlines()[-1][:300]
+    moved = cache.move_aside(chapter, paths, f"the run under profile {profile!r} failed: "
+                             f"{last_line}")
+    when = time.strftime("%Y-%m-%d %H:%M")
+    mark_pages_stale(paths, [chapter.docname],
+                     f"The last run of this chapter ({when}, profile {profile}) failed: "
+                     f"{last_line}. Its previous outputs were moved to _build/stale/.")
+    try:   # the pages using its results, in this run or elsewhere in the book
+        book = [c for c in book_chapters() if c.docname not in {o.docname for o in chapters}]
+    except (OSError, ValueError):
+        book = []
+    mark_pages_stale(paths, [c.docname for c in cache.dependents(chapter, [*chapters, *book])],
+                     f"This page uses the results of {chapter.name}, whose last run ({when}, "
+                     f"profile {profile}) failed: {last_line}.")
+    progress.say(f"{chapter.name}: FAILED" + (f" (its previous outputs moved to {paths.stale})"
+                                               if moved else ""))
+    return failure
+
+
 def run_chapters(chapters: Sequence[Chapter], profile: str, overrides: dict, paths: BuildPaths,
                  jobs: int = 1, force: bool = False) -> dict[str, dict]:
     """Execute ``chapters`` (each after the chapters it needs), skipping unchanged ones.
 
-    Returns name -> {"status": "ran" | "skipped", "seconds": wall time}. Stops at the first
-    failure (running chapters finish, no new ones start) and raises ChapterFailed.
+    Every override is checked first (nothing runs or is written on a bad one). Returns name ->
+    {"status": "ran" | "skipped", "seconds": wall time}. Stops at the first failure (running
+    chapters finish, no new ones start; the failed chapter's old outputs are moved aside) and
+    raises ChapterFailed; on SIGINT/SIGTERM stops the running chapters and raises
+    BuildInterrupted.
     """
     if profile not in PROFILE_NAMES:
         raise ValueError(f"unknown profile {profile!r}; allowed: {', '.join(PROFILE_NAMES)}")
-    if not isinstance(jobs, int) or jobs < 1:
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    overrides = check_overrides(chapters, overrides)
     names = {chapter.name for chapter in chapters}
-    code_digest = collapse_code_digest()
     paths.cache.mkdir(parents=True, exist_ok=True)
     progress = Progress(len(chapters))
     report: dict[str, dict] = {}
     pending = {chapter.name: chapter for chapter in chapters}
-    running: dict[concurrent.futures.Future, tuple[Chapter, str]] = {}
+    running: dict[concurrent.futures.Future, tuple[Execution, cache.Run]] = {}
     failure: ChapterFailed | None = None
 
     def ready(chapter: Chapter) -> bool:
         return all(need in report for need in chapter.needs if need in names)
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+    def start(chapter: Chapter) -> None:
+        chosen = overrides.get(chapter.name, {})
+        parts = cache.key_parts(chapter, profile, chosen, paths.results)
+        reason = "--force" if force else cache.why_run(chapter, parts, paths)
+        if reason is None:
+            report[chapter.name] = {"status": "skipped", "seconds": 0.0}
+            progress.finished(f"{chapter.name}: unchanged, skipped")
+            return
+        progress.say(f"{chapter.name}: executing under profile '{profile}'"
+                     + (f" with {chosen}" if chosen else "") + f" ({reason})")
+        run = cache.Run(chapter, paths, parts)
+        execution = Execution(chapter, profile, chosen, paths, environment=run.begin())
+        future = pool.submit(execution.run, progress_bar=(jobs == 1 and sys.stderr.isatty()))
+        running[future] = (execution, run)
+
+    def schedule(stop: StopSignals) -> None:
+        nonlocal failure
         while pending or running:
             for name, chapter in list(pending.items()):
-                if failure is not None or len(running) >= jobs or not ready(chapter):
+                if stop.received or failure is not None or len(running) >= jobs \
+                        or not ready(chapter):
                     continue
                 del pending[name]
-                chapter_overrides = overrides.get(name, {})
-                key = chapter_key(chapter, profile, chapter_overrides, paths.results,
-                                  code_digest)
-                if not force and is_up_to_date(chapter, key, paths):
-                    report[name] = {"status": "skipped", "seconds": 0.0}
-                    progress.finished(f"{name}: unchanged, skipped")
-                    continue
-                progress.say(f"{name}: executing under profile '{profile}'"
-                             + (f" with {chapter_overrides}" if chapter_overrides else ""))
-                (paths.cache / f"{name}.key").unlink(missing_ok=True)
-                future = pool.submit(execute_chapter, chapter, profile, chapter_overrides,
-                                     paths, progress_bar=(jobs == 1 and sys.stderr.isatty()))
-                running[future] = (chapter, key)
+                start(chapter)
+            if stop.received:
+                stopped = _stop(running, stop)
+                what = ", ".join(f"{name} after {seconds:.0f} s" for name, seconds in stopped)
+                raise BuildInterrupted(
+                    (f"stopped {what}" if stopped else "stopped before the next chapter")
+                    + "; checkpoints are kept: rerun the same command to resume",
+                    stop.received)
             if not running:
                 if pending and failure is None:
                     raise ValueError(f"chapters {sorted(pending)} need chapters that are not "
                                      f"being built")
-                break
-            done, _ = concurrent.futures.wait(running, return_when="FIRST_COMPLETED")
+                return
+            done, _ = concurrent.futures.wait(running, timeout=0.2,
+                                              return_when="FIRST_COMPLETED")
+            if stop.received:
+                continue   # the interrupted chapters' errors are not failures
             for future in done:
-                chapter, key = running.pop(future)
+                execution, run = running.pop(future)
                 try:
                     seconds = future.result()
-                except ChapterFailed as error:
-                    failure = failure or error
-                    progress.say(f"{chapter.name}: FAILED")
-                    continue
                 except Exception as error:
-                    failure = failure or ChapterFailed(f"chapter {chapter.name!r}: {error!r}")
-                    progress.say(f"{chapter.name}: FAILED")
+                    failure = failure or _failed(execution.chapter, error, chapters, paths,
+                                                 profile, progress)
                     continue
-                wrote_results = (paths.results / f"{chapter.name}.json").is_file()
-                atomic_write_bytes(paths.cache / f"{chapter.name}.key",
-                                   f"{key}\n{'results' if wrote_results else 'no-results'}"
-                                   .encode())
-                report[chapter.name] = {"status": "ran", "seconds": seconds}
-                progress.finished(f"{chapter.name}: done in {seconds:.1f} s")
+                run.finish()
+                report[execution.chapter.name] = {"status": "ran", "seconds": seconds}
+                progress.finished(f"{execution.chapter.name}: done in {seconds:.1f} s")
             if failure is not None:
                 pending.clear()
+
+    pool = concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="chapter")
+    with StopSignals() as stop:
+        try:
+            schedule(stop)
+        finally:
+            pool.shutdown(wait=not stop.received, cancel_futures=True)
     if failure is not None:
         raise failure
     return report
@@ -264,25 +267,51 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="collapse", description="Execute the book's chapters and build the HTML book.")
     sub = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
+    folder = argparse.ArgumentParser(add_help=False)
+    folder.add_argument("--output-root", type=Path, default=PROJECT_ROOT,
+                        help="folder that receives _build/ (default: the repository)")
+    folder.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="wait this long for another collapse command using the same "
+                        "build folder to finish (default: stop at once)")
+    common = argparse.ArgumentParser(add_help=False, parents=[folder])
     common.add_argument("--profile", default="book", help=f"one of {', '.join(PROFILE_NAMES)} "
                         "(default: book)")
     common.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                         help="override one chapter parameter (YAML value); with several "
                         "chapters write CHAPTER.NAME=VALUE")
-    common.add_argument("--output-root", type=Path, default=PROJECT_ROOT,
-                        help="folder that receives _build/ (default: the repository)")
     common.add_argument("--force", action="store_true", help="rerun even unchanged chapters")
+    common.add_argument("-j", "--jobs", type=int, default=1,
+                        help="chapters executed in parallel (default 1)")
     build = sub.add_parser("build", parents=[common], help="execute every chapter in _toc.yml "
                            "and build the HTML into <output root>/_build/html")
-    build.add_argument("-j", "--jobs", type=int, default=1,
-                       help="chapters executed in parallel (default 1)")
     build.add_argument("--no-html", action="store_true", help="execute chapters only")
     run = sub.add_parser("run", parents=[common], help="execute one or more chapters (no HTML)")
     run.add_argument("chapters", nargs="+", type=Path, help="chapter files, e.g. book/gaussian.md")
-    run.add_argument("-j", "--jobs", type=int, default=1)
     sub.add_parser("list", help="list the chapters of the toc and their parameters")
+    clean = sub.add_parser("clean", parents=[folder], help="remove what no build needs")
+    clean.add_argument("--checkpoints", action="store_true", required=True,
+                       help="remove the checkpoint folders under _build/cache that no chapter's "
+                       "record points to (a chapter that was interrupted keeps its own)")
+    clean.add_argument("--dry-run", action="store_true", help="only list what would go")
     return parser
+
+
+def _list_chapters() -> None:
+    for chapter in book_chapters():
+        parameters = ", ".join(sorted(notebook_parameters(chapter.source)))
+        needs = f" (after {', '.join(chapter.needs)})" if chapter.needs else ""
+        print(f"{chapter.name:18s} {chapter.source.relative_to(PROJECT_ROOT)}{needs}\n"
+              f"{'':18s} parameters: {parameters}")
+
+
+def _clean(paths: BuildPaths, dry_run: bool) -> None:
+    removed = cache.prune_checkpoints(paths, dry_run=dry_run)
+    for folder, size in removed:
+        print(f"  {'would remove' if dry_run else 'removed'} {folder} ({size / 1e6:.1f} MB)",
+              file=sys.stderr)
+    total = sum(size for _, size in removed) / 1e6
+    print(f"{len(removed)} unreferenced checkpoint folder(s), {total:.1f} MB"
+          + (" (dry run: nothing removed)" if dry_run else " removed"), file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -290,33 +319,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_environment()
     try:
         if arguments.command == "list":
-            for chapter in book_chapters():
-                parameters = ", ".join(sorted(notebook_parameters(chapter.source)))
-                needs = f" (after {', '.join(chapter.needs)})" if chapter.needs else ""
-                print(f"{chapter.name:18s} {chapter.source.relative_to(PROJECT_ROOT)}{needs}\n"
-                      f"{'':18s} parameters: {parameters}")
+            _list_chapters()
+            return 0
+        paths = BuildPaths(arguments.output_root.resolve())
+        if arguments.command == "clean":
+            with BuildLock(paths.lock, wait=arguments.wait):
+                _clean(paths, arguments.dry_run)
             return 0
         if arguments.profile not in PROFILE_NAMES:
             raise ValueError(f"unknown profile {arguments.profile!r}; allowed: "
                              f"{', '.join(PROFILE_NAMES)}")
-        paths = BuildPaths(arguments.output_root.resolve())
+        if arguments.jobs < 1:
+            raise ValueError(f"--jobs must be an integer >= 1, got {arguments.jobs}")
         started = time.perf_counter()
         chapters = (book_chapters() if arguments.command == "build"
                     else [chapter_from_path(path) for path in arguments.chapters])
-        overrides = split_overrides(arguments.param, chapters)
-        report = run_chapters(chapters, arguments.profile, overrides, paths,
-                              jobs=arguments.jobs, force=arguments.force)
-        for name, item in report.items():
-            print(f"  {name:18s} {item['status']:8s} {item['seconds']:8.1f} s", file=sys.stderr)
-        if arguments.command == "build" and not arguments.no_html:
-            digest = stage_site(chapters, paths)
-            built = build_html(paths, digest, force=arguments.force)
-            print(("built" if built else "up to date:") + f" {paths.html / 'index.html'} "
-                  f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+        # every name and value is checked before the build folder is touched
+        overrides = check_overrides(chapters, split_overrides(arguments.param, chapters))
+        with BuildLock(paths.lock, wait=arguments.wait) as lock:
+            if lock.note:
+                print(f"note: {lock.note}", file=sys.stderr)
+            report = run_chapters(chapters, arguments.profile, overrides, paths,
+                                  jobs=arguments.jobs, force=arguments.force)
+            for name, item in report.items():
+                print(f"  {name:18s} {item['status']:8s} {item['seconds']:8.1f} s",
+                      file=sys.stderr)
+            if arguments.command == "build" and not arguments.no_html:
+                digest = stage_site(chapters, paths)
+                built = build_html(paths, digest, force=arguments.force)
+                print(("built" if built else "up to date:") + f" {paths.html / 'index.html'} "
+                      f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
         return 0
+    except BuildInterrupted as error:
+        print(f"\ninterrupted: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopped; checkpoints are kept: rerun the same command to resume",
+              file=sys.stderr)
+        return 130
     except ChapterFailed as error:
         print(f"\nERROR: {error}", file=sys.stderr)
         return 1
+    except BuildBusy as error:
+        print(f"\nERROR: {error}", file=sys.stderr)
+        return 3
     except (BookBuildFailed, ValueError, FileNotFoundError) as error:
         print(f"\nERROR: {error}", file=sys.stderr)
         return 2

@@ -3,6 +3,8 @@ build the site with Jupyter Book 1.x (execution off, Sphinx warnings are errors)
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +83,31 @@ def build_html(paths: BuildPaths, site_digest: str, force: bool = False) -> bool
     return True
 
 
+
+
+STALE_START, STALE_END = "<!-- collapse:stale -->", "<!-- /collapse:stale -->"
+
+
+def mark_pages_stale(paths: BuildPaths, docnames: Iterable[str], message: str) -> list[Path]:
+    """Put a warning at the top of each built page of ``docnames``: the page is from an
+    earlier run and ``message`` says what went wrong since. The next successful HTML build
+    replaces the pages (the site stamp is dropped and their sources touched, so it does
+    rewrite them). Returns the pages marked."""
+    banner = (f'{STALE_START}<div class="admonition warning collapse-stale" role="alert">'
+              f'<p class="admonition-title">This page is from an earlier run</p>'
+              f"<p>{html.escape(message)}</p></div>{STALE_END}")
+    marked = []
+    for docname in docnames:
+        page = paths.html / f"{docname}.html"
+        if not page.is_file():
+            continue
+        text = re.sub(re.escape(STALE_START) + ".*?" + re.escape(STALE_END), "",
+                      page.read_text(encoding="utf-8"), flags=re.S)
+        anchor = re.search(r"<article[^>]*>", text) or re.search(r"<body[^>]*>", text)
+        position = anchor.end() if anchor else 0
+        atomic_write_bytes(page, (text[:position] + banner + text[position:]).encode("utf-8"))
+        marked.append(page)
+        for source in paths.site.glob(f"{docname}.*"):  # Sphinx rewrites a page whose source
+            source.touch()                              # is newer than its last build
+    (paths.cache / "html.key").unlink(missing_ok=True)
+    return marked

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core.data import DataError, data_root, read_checksums, verified_file
+from ..core.data import DataError, data_root, note_data_file, read_checksums, verified_file
 from ..core.io import atomic_write_bytes, sha256_of
 
 __all__ = ["DATASETS", "load_images", "check_images", "read_idx", "write_idx", "mnist_folder",
@@ -171,11 +171,12 @@ def load_mnist(split: str = "train", root: str | os.PathLike | None = None
         raise ValueError(f"unknown MNIST split {split!r}; allowed: {', '.join(MNIST_SPLITS)}")
     folder = mnist_folder(root)
     paths = [_find(folder, stem) for stem in MNIST_SPLITS[split]]
-    if (folder / "SHA256SUMS").is_file():
-        listed = read_checksums(folder)
-        for path in paths:
-            if path.name in listed:
-                verified_file(folder, path.name, _how_to_get(folder))
+    listed = read_checksums(folder) if (folder / "SHA256SUMS").is_file() else {}
+    for path in paths:
+        if path.name in listed:
+            verified_file(folder, path.name, _how_to_get(folder))
+        else:
+            note_data_file(path)  # the runner's cache covers unlisted files too
     images, labels = (read_idx(path) for path in paths)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DataError(f"{paths[0]}: expected uint8 images of shape (N, H, W), got "

@@ -7,6 +7,8 @@ from the chains artifact it writes (<results>/artifacts/vae-chains-<key>.npz) wh
 (chain settings and code) matches; the other policies run here, vae_seeds seeds each.
 vae_jobs: worker processes for all of this chapter's runs.
 """
+from .spec import Integer
+
 
 PROFILES = {
     "smoke": {
@@ -40,4 +42,14 @@ PROFILES = {
         "vae_generations": 20, "vae_seeds": 5, "vae_fractions": [0.01, 0.1, 0.2, 0.5, 0.9],
         "vae_jobs": 1, "vae_overrides": {},
     },
+}
+
+# What each overridable setting may be (checked before any cell runs; see spec.py)
+SCHEMA = {
+    "seed": Integer(minimum=0),
+    "n_generations": Integer(minimum=1),
+    "gaussian_seeds": Integer(minimum=2),
+    "gmm_seeds": Integer(minimum=1),
+    "vae_seeds": Integer(minimum=1),
+    "vae_jobs": Integer(minimum=1),
 }

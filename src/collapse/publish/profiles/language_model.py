@@ -4,6 +4,8 @@ book/smoke: a small OPT pretrained from scratch on part of the WikiText-2 valida
 (the train split is not on these machines), then fine-tuned generation after generation;
 paper: facebook/opt-125m on the full train split, 5 seeds (GPU + network; not run here).
 """
+from .spec import Choice, Integer, Number, Optional
+
 
 PROFILES = {
     "smoke": {
@@ -79,4 +81,16 @@ PROFILES = {
         "generation_batch_size": 64, "eval_batch_size": 16, "example_prompt_index": 0,
         "n_jobs": 1, "backend": "loky", "threads_per_job": 4,
     },
+}
+
+# What each overridable setting may be (checked before any cell runs; see spec.py). The
+# backends are joblib's own; a cluster backend belongs here once it is installed and tested.
+SCHEMA = {
+    "n_seeds": Integer(minimum=1),
+    "n_generations": Integer(minimum=1),
+    "n_finetune_blocks": Optional(Integer(minimum=1)),
+    "repetition_penalty": Number(above=0),
+    "prompt_source": Choice("original", "current"),
+    "n_jobs": Integer(minimum=1),
+    "backend": Choice("loky", "threading", "multiprocessing", "sequential"),
 }

@@ -4,6 +4,8 @@ book/smoke: sklearn's 8x8 digits; paper: MNIST with the authors' conv VAE (not e
 on the project's CPU machines). kl_weight 64/784 keeps the authors' ratio of KL to
 per-pixel BCE terms on 64-pixel images; the authors' own loss (1.0) is the ablation.
 """
+from .spec import Integer, Number
+
 
 PROFILES = {
     "smoke": {
@@ -33,4 +35,14 @@ PROFILES = {
         "grid_generations": [0, 1, 5, 10, 20], "n_jobs": 1,
         "ablation_kl_weight": 1.0, "ablation_seeds": 0, "ablation_generations": 5,
     },
+}
+
+# What each overridable setting may be (checked before any cell runs; see spec.py)
+SCHEMA = {
+    "seed": Integer(minimum=0),
+    "n_seeds": Integer(minimum=1),
+    "n_generations": Integer(minimum=1),
+    "epochs": Integer(minimum=1),
+    "kl_weight": Number(above=0),
+    "n_jobs": Integer(minimum=1),
 }
