@@ -26,15 +26,14 @@ __all__ = ["declare_claims", "evaluate_claims", "Measurement", "FENG", "FERBACH"
            "measure_maximisers", "measure_stabilises", "measure_recursion",
            "measure_exponential", "measure_drift", "measure_mixture_moments", "crossing_angle"]
 
-FENG = ("Feng, Dohmatob, Yang, Charton, Kempe, arXiv 2406.07515 (ICLR 2025): abstract and the "
-        "theory section (Gaussian mixtures, linear verifiers, breakdown point, proxy p*)")
-FERBACH = ("Ferbach, Bertrand, Bose, Gidel, arXiv 2407.09499 (NeurIPS 2024): Sec. 2 (iterative "
-           "retraining with curated synthetic data) and its stability result with real data")
-GILLMAN = ("Gillman et al., arXiv 2402.07087 (ICML 2024): abstract and theory of the idealised "
-           "correction π_γ; Gaussian toy example of the released code")
+FENG = "Feng et al., arXiv 2406.07515 (ICLR 2025): abstract; theory section (Gaussian " \
+       "mixtures, linear classifiers and verifiers)"
+FERBACH = "Ferbach et al., arXiv 2407.09499 (NeurIPS 2024): abstract; Sec. 2"
+GILLMAN = "Gillman et al., arXiv 2402.07087 (ICML 2024): abstract; theory of the idealised " \
+          "correction π_γ"
 
 RETAINED = (0.8, 0.3)      # verified loops keep ≥ 80% of the advantage; unfiltered ≤ 30%
-SIDE_MARGIN = 5.0          # degrees either side of p* = ½ excluded from the step test
+SIDE_MARGIN = 5.0          # degrees either side of p∗ = ½ excluded from the step test
 STEP_TOLERANCE = 0.02      # accuracy within 0.02 of Φ(±‖μ‖) on either side of the step
 CROSSING_TOLERANCE = 3.0   # degrees
 THEORY_TOLERANCE = 0.01    # accuracy at N against the population recursion
@@ -70,30 +69,30 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         partially_if=lambda v: v["verified_low"] >= low, kind="check", where=FENG)
     record.declare_claim(
         "sharp-transition", "One round of selection by a verifier whose mistakes do not "
-        "depend on x: a sharp phase transition at p* = ½",
+        "depend on x: a sharp phase transition at p∗ = ½",
         "the model trained on verified data shows a sharp phase transition in verifier "
         "quality at a breakdown point: optimal above it, failing below",
         f"x-blind verifier (the keep rates of a linear verifier at θ): MC mean accuracy "
         f"≥ Φ(‖μ‖) − {STEP_TOLERANCE} = {optimal - STEP_TOLERANCE:.3f} at every angle "
-        f"≤ θ* − {SIDE_MARGIN:g}° and ≤ 1 − Φ(‖μ‖) + {STEP_TOLERANCE} at every angle "
-        f"≥ θ* + {SIDE_MARGIN:g}°, θ* = {_angle(proxy_angle)} (p* = ½), with angles on both sides",
+        f"≤ θ∗ − {SIDE_MARGIN:g}° and ≤ 1 − Φ(‖μ‖) + {STEP_TOLERANCE} at every angle "
+        f"≥ θ∗ + {SIDE_MARGIN:g}°, θ∗ = {_angle(proxy_angle)} (p∗ = ½), with angles on both sides",
         reproduced_if=lambda v: v["both_sides"] and v["above_ok"] and v["below_ok"],
         kind="check", where=FENG)
     record.declare_claim(
-        "proxy-tracks-accuracy", "The proxy p* orders linear verifiers by the accuracy they "
-        "lead to", "the proxy p* strongly correlates with the performance of the model "
+        "proxy-tracks-accuracy", "The proxy p∗ orders linear verifiers by the accuracy they "
+        "lead to", "the proxy p∗ strongly correlates with the performance of the model "
         "trained on the selected data",
-        "one round, linear verifier at every swept angle: Spearman correlation of p*(θ) and "
+        "one round, linear verifier at every swept angle: Spearman correlation of p∗(θ) and "
         "the MC mean accuracy ≥ 0.9 (partially: ≥ 0.7)",
         reproduced_if=lambda v: v >= 0.9, partially_if=lambda v: v >= 0.7,
         kind="check", where=FENG)
     record.declare_claim(
         "linear-transition", "A linear verifier's transition is gradual and sits where its "
-        "own direction turns the class mean perpendicular to the truth, not at p* = ½",
-        "not in the papers (derived here: m' = (2p* − 1)m + φ(a)v / P)",
+        "own direction turns the class mean perpendicular to the truth, not at p∗ = ½",
+        "not in the papers (derived here: m' = (2p∗ − 1)m + φ(a)v / P)",
         f"one round, linear verifier: the angle where the MC mean accuracy crosses ½ within "
         f"{CROSSING_TOLERANCE:g}° of the exact θ_lin = {_angle(linear_angle)} "
-        f"(p* = ½ at {_angle(proxy_angle)})",
+        f"(p∗ = ½ at {_angle(proxy_angle)})",
         reproduced_if=lambda v: v is not None and abs(v) <= CROSSING_TOLERANCE,
         kind="check", where="derived here (theory of this chapter)")
     record.declare_claim(
@@ -136,10 +135,10 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         reproduced_if=lambda v: v["modes"] >= v["n_modes"] and v["mass"] <= 0.8,
         kind="check", where=FERBACH)
     record.declare_claim(
-        "recursion-predicts-loop", "The exact population recursion p_{t+1} = λp₀ + "
-        "(1 − λ) p_t H_t predicts the refitted GMM loop (and tends to p₀e^{tr} as K → ∞)",
+        "recursion-predicts-loop", "The exact population recursion pₜ₊₁ = λp₀ + "
+        "(1 − λ) pₜHₜ predicts the refitted GMM loop (and tends to p₀eᵗʳ as K → ∞)",
         "not in the papers (the finite-K recursion is derived here; the K → ∞ limit "
-        "p_{t+1} ∝ p_t e^r is Ferbach et al.'s)",
+        "pₜ₊₁ ∝ pₜeʳ is Ferbach et al.'s)",
         "every (K, λ), every generation: |MC mean − exact| ≤ 5% of |E₀[r]| for the expected "
         "reward and ≤ 0.05 for the mass near the maximisers (partially: 10% and 0.1)",
         reproduced_if=lambda v: v["reward"] <= 0.05 and v["mass"] <= 0.05,
@@ -209,14 +208,14 @@ def measure_sharp_transition(angles: np.ndarray, accuracy: np.ndarray, proxy_ang
     worst_below = float(mean[below].max()) if below.any() else math.nan
     return Measurement({"both_sides": bool(above.any() and below.any()), "above_ok": above_ok,
                         "below_ok": below_ok},
-                       f"lowest mean accuracy before θ* − {SIDE_MARGIN:g}°: {worst_above:.3f}; "
-                       f"highest after θ* + {SIDE_MARGIN:g}°: {worst_below:.3f} "
-                       f"(θ* = {_angle(proxy_angle)})")
+                       f"lowest mean accuracy before θ∗ − {SIDE_MARGIN:g}°: {worst_above:.3f}; "
+                       f"highest after θ∗ + {SIDE_MARGIN:g}°: {worst_below:.3f} "
+                       f"(θ∗ = {_angle(proxy_angle)})")
 
 
 def measure_proxy(angles: np.ndarray, accuracy: np.ndarray, mean_norm: float,
                   label_noise: float) -> Measurement:
-    """Spearman ρ of p*(θ) (on the generator m₀ = μ) and the MC mean accuracy."""
+    """Spearman ρ of p∗(θ) (on the generator m₀ = μ) and the MC mean accuracy."""
     alignment = mean_norm * np.cos(np.radians(angles))
     p_star = theory.proxy(label_noise, *theory.linear_keep_rates(alignment))
     rho = spearman(p_star, accuracy.mean(axis=1))
