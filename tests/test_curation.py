@@ -22,8 +22,8 @@ from collapse.core.loop import run_generations
 from collapse.core.policies import (Accumulate, BestOfK, Corrected, Curated, KeepIf, MixReal,
                                     Replace)
 from collapse.curation import claims, experiments, theory
-from collapse.curation.curators import (BandReward, IndependentVerifier, KeepAll,
-                                        LinearVerifier, MixtureCorrection, ProjectionCorrection)
+from collapse.curation.curators import (BandReward, LinearVerifier, MixtureCorrection,
+                                        ProjectionCorrection)
 from collapse.curation.family import (LabelledPoints, NoisyGaussianClassifier, Ring,
                                       labelled_real_data, truth_mean)
 from collapse.gaussian.family import NaiveGaussian, GaussianFit
