@@ -54,6 +54,9 @@ BAD = {
     "error_sources": {"n_seeds": INTEGER, "n_generations": GENERATIONS, "kde_seeds": INTEGER,
                       "kde_generations": GENERATIONS, "em_generations": GENERATIONS,
                       "seed": SEED},
+    "curation": {"n_seeds": INTEGER + ["1"], "n_generations": GENERATIONS,
+                 "ring_seeds": INTEGER, "ring_generations": GENERATIONS,
+                 "correction_seeds": INTEGER, "seed": SEED},
     "escaping": {"n_generations": GENERATIONS, "gaussian_seeds": INTEGER, "gmm_seeds": INTEGER,
                  "vae_seeds": INTEGER, "vae_jobs": ["0", "abc"], "seed": SEED},
 }
