@@ -17,6 +17,27 @@ class BookBuildFailed(RuntimeError):
 
 
 STATIC_SUFFIXES = {".md", ".bib", ".png", ".svg", ".jpg", ".ico", ".css", ".txt"}
+EXTRA = Path("book") / "extra"   # html_extra_path in _config.yml: copied to the site's root
+
+
+def download_files(chapters: Iterable[Chapter], paths: BuildPaths,
+                   project_root: Path = PROJECT_ROOT) -> dict[Path, bytes]:
+    """The files the site serves for download (target in the staged site -> content): each
+    chapter's results file (``results/<chapter>.json``), every claim as CSV
+    (``results/claims.csv``) and ``CITATION.cff``, all at the site's root."""
+    from .overview import chapter_infos, claims_csv
+    from .records import load_results
+    extra = paths.site / EXTRA
+    citation = project_root / "CITATION.cff"
+    files = {extra / citation.name: citation.read_bytes()} if citation.is_file() else {}
+    loaded = load_results(paths.results) if paths.results.is_dir() else {}
+    names = [chapter.name for chapter in chapters
+             if not chapter.gathers and chapter.name in loaded]
+    for name in names:
+        files[extra / "results" / f"{name}.json"] = (paths.results / f"{name}.json").read_bytes()
+    csv_text = claims_csv({name: loaded[name] for name in names}, chapter_infos(project_root))
+    files[extra / "results" / "claims.csv"] = csv_text.encode()
+    return files
 
 
 def stage_site(chapters: Iterable[Chapter], paths: BuildPaths,
@@ -26,6 +47,7 @@ def stage_site(chapters: Iterable[Chapter], paths: BuildPaths,
     Files are only rewritten when their content changed (Sphinx rebuilds by mtime). Returns a
     digest of the staged site (an unchanged digest means the HTML is up to date).
     """
+    chapters = list(chapters)
     notebook_sources = {chapter.source.resolve() for chapter in chapters}
     wanted: dict[Path, bytes] = {}
     for name in ("_config.yml", "_toc.yml"):
@@ -36,7 +58,15 @@ def stage_site(chapters: Iterable[Chapter], paths: BuildPaths,
                 and not any(part.startswith((".", "_")) for part in path.relative_to(
                     project_root).parts):
             wanted[paths.site / path.relative_to(project_root)] = path.read_bytes()
+    wanted.update(download_files(chapters, paths, project_root))
     digest = hashlib.sha256()
+    # the theme (templates, CSS) and the commit (shown by the citation box) shape the HTML too
+    from .records import git_commit
+    from .sphinx_extension import THEME
+    for path in sorted(THEME.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(THEME)).encode() + path.read_bytes())
+    digest.update(git_commit(project_root).encode())
     for target, payload in sorted(wanted.items()):
         if not target.is_file() or target.read_bytes() != payload:
             atomic_write_bytes(target, payload)
