@@ -43,6 +43,7 @@ def test_key_results_box_needs_every_paper_claim_evaluated_and_shows_verdicts():
     assert 'href="#claim-small"' in box and 'href="#claim-big"' in box
     assert "exact" not in box                      # checks are not in the box
     assert "- **median $\\sigma_N$**: 0.12" in box
+    assert box.index("0.12") < box.index("2 paper claims")   # the numbers first
     record.evaluate("exact", 0.5, "p = 0.5")
     assert record.as_dict()["key_results"] == {"median $\\sigma_N$": "0.12", "seeds": "3"}
 

@@ -224,9 +224,14 @@ class ChapterRecord:
         three; Markdown, ``$...$`` maths allowed; computed by the run). The numbers are also
         saved in the results file (``key_results``) for the landing page.
 
-        Call it once every paper claim is evaluated; to show the box at the top of the chapter,
-        glue it there: ``glue("key-results", record.key_results({...}), display=False)`` at the
-        end and a ``{glue:md}`` of ``key-results`` (or ``{glue:any}``) at the top.
+        Call it once every paper claim is evaluated. To show the box at the top of the chapter
+        although it is computed later, glue it (myst-nb pastes from anywhere in the page)::
+
+            from myst_nb import glue                      # in a cell after the evaluation
+            glue("key-results", record.key_results({"median σ_N": f"{s:.2f}"}), display=False)
+
+        and, at the top of the chapter, a ``{glue:md}`` directive with argument
+        ``key-results`` and option ``:format: myst``.
         """
         paper = [claim for claim in self.claims.values() if claim.kind == "paper"]
         unevaluated = [claim.id for claim in paper if claim.verdict is None]
@@ -242,14 +247,15 @@ class ChapterRecord:
         counts = {verdict: sum(claim.verdict == verdict for claim in paper)
                   for verdict in VERDICTS}
         summary = ", ".join(f"{count} {verdict}" for verdict, count in counts.items() if count)
-        lines = [f":::{{admonition}} {title}", ":class: key-results", "",
-                 f"**{len(paper)} paper claims**: {summary or 'none declared'}.", ""]
-        lines += [f"- {verdict_badge(claim.verdict)} "
+        lines = [f":::{{admonition}} {title}", ":class: key-results", ""]
+        if self.headlines:
+            lines += [f"- **{label}**: {value}" for label, value in self.headlines.items()]
+            lines.append("")
+        lines += [f"**{_plural(len(paper), 'paper claim')}**: {summary or 'none declared'}.",
+                  ""]
+        lines += [f"* {verdict_badge(claim.verdict)} "
                   f'<a href="#claim-{html.escape(claim.id)}">{_one_line(claim.claim)}</a>'
                   for claim in paper]
-        if self.headlines:
-            lines.append("")
-            lines += [f"- **{label}**: {value}" for label, value in self.headlines.items()]
         lines.append(":::")
         from IPython.display import Markdown
         return Markdown("\n".join(lines) + "\n")
@@ -279,7 +285,7 @@ class ChapterRecord:
             return ""
         body = "&#10;".join(html.escape(line) for line in self.run_log)
         return (f'<details class="collapse-run-log"><summary>{html.escape(summary)} '
-                f"({len(self.run_log)} lines)</summary><pre>{body}</pre></details>")
+                f"({_plural(len(self.run_log), 'line')})</summary><pre>{body}</pre></details>")
 
     def show_log(self, summary: str = "Run log"):
         """Display the run log so far as a collapsed block (e.g. under a long experiment)."""
@@ -331,6 +337,10 @@ class ChapterRecord:
             f"Rerun: `collapse run book/{self.chapter}.md --profile {self.profile}`.\n\n"
             + (f"{log}\n\n" if log else "")
             + "::::\n")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _one_line(text: str) -> str:

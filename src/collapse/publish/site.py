@@ -100,6 +100,8 @@ def build_html(paths: BuildPaths, site_digest: str, force: bool = False) -> bool
             and (paths.html / "index.html").is_file()):
         return False
     stamp.unlink(missing_ok=True)
+    from .sphinx_extension import BOOK_PDF
+    (paths.html / BOOK_PDF).unlink(missing_ok=True)  # a PDF never outlives the pages it shows
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(paths.site),
                "--path-output", str(paths.root), "--builder", "html", "-W", "--keep-going",
                "--quiet"]

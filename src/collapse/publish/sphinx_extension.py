@@ -8,9 +8,10 @@
   chapter list as a dialog, above it toggles the sidebar.
 - **Style** (``static/collapse.css``): claim tables that become cards on phones and fit in
   print, the key-results box, the verdict strip, no sideways scrolling from long code names.
-- **Downloads**: each chapter's results JSON, the claims CSV, ``CITATION.cff`` and the PDF of
-  the book (when built) are files of the site (``html_extra_path``); the download menu of a page
-  links them, and the footer links the repository and the citation file.
+- **Downloads**: each chapter's results JSON, the claims CSV and ``CITATION.cff`` are files of
+  the site (``html_extra_path``); the download menu of a page links them, and the footer links
+  the repository and the citation file. (``collapse.publish.pdf`` prints the whole book to
+  ``BOOK_PDF`` beside the HTML.)
 - **Author–year citations**: ``{cite:p}`` gives "(Shumailov et al., 2024)", ``{cite:t}`` gives
   "Shumailov et al. (2024)" (reference style ``author_year_round``), and the bibliography is
   labelled and sorted by author and year (style ``author_year``) instead of numbered.
@@ -30,7 +31,7 @@ THEME = Path(__file__).parent / "theme"
 RESULTS_FOLDER = "results"
 CLAIMS_CSV = f"{RESULTS_FOLDER}/claims.csv"
 CITATION_FILE = "CITATION.cff"
-BOOK_PDF = "model-collapse-rederived.pdf"
+BOOK_PDF = "model-collapse-rederived.pdf"   # written by collapse.publish.pdf, at the site root
 
 
 def _is_thebe_script(script) -> bool:
@@ -58,8 +59,7 @@ def add_site_context(app, pagename, templatename, context, doctree) -> None:
     options = app.config.html_theme_options or {}
     context["collapse_repository_url"] = options.get("repository_url", "")
     links = {}
-    for label, name in (("citation", CITATION_FILE), ("claims_csv", CLAIMS_CSV),
-                        ("pdf", BOOK_PDF)):
+    for label, name in (("citation", CITATION_FILE), ("claims_csv", CLAIMS_CSV)):
         if served_file(app, name):
             links[label] = pathto(name, 1)
     context["collapse_downloads"] = links
@@ -69,8 +69,6 @@ def add_site_context(app, pagename, templatename, context, doctree) -> None:
         extra.append(("results (.json)", pathto(results, 1), "Download this chapter's results"))
     if "claims_csv" in links:
         extra.append(("all claims (.csv)", links["claims_csv"], "Download every claim and verdict"))
-    if "pdf" in links:
-        extra.append(("whole book (.pdf)", links["pdf"], "Download the book as one PDF"))
     for group in context.get("header_buttons", []):
         if group.get("label") == "download-buttons":
             group["buttons"] = group["buttons"] + [
