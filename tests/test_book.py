@@ -116,6 +116,9 @@ def test_the_site_serves_results_claims_csv_and_citation(smoke_book):
     assert len(rows) == sum(len(loaded[name]["claims"]) for name in names)
     assert (smoke_book.html / "CITATION.cff").read_bytes() == \
         (PROJECT_ROOT / "CITATION.cff").read_bytes()
+    for page in sorted((smoke_book.html / "book").glob("*.html")):   # every page's footer
+        text = page.read_text()
+        assert 'href="../CITATION.cff"' in text and 'href="../results/claims.csv"' in text, page
 
 
 @pytest.mark.slow

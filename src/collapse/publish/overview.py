@@ -159,8 +159,8 @@ def verdict_strip_html(records: Mapping[str, dict], infos: Mapping[str, ChapterI
                       for verdict, colour in VERDICT_COLOURS.items())
     return ('<table class="verdict-strip"><thead><tr><th>Chapter</th><th>Paper claims</th>'
             "<th>Verdicts</th><th>Checks</th></tr></thead><tbody>" + "".join(rows)
-            + f'</tbody></table><p class="strip-legend">One square per paper claim: {legend}. '
-            "Each square links to its row in the chapter's claim table.</p>")
+            + "</tbody></table><p class=\"strip-legend\">One square per paper claim, linked to "
+            f"its row in the chapter's claim table: {legend}</p>")
 
 
 def findings_markdown(records: Mapping[str, dict], infos: Mapping[str, ChapterInfo]) -> str:

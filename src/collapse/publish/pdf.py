@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..core.io import PROJECT_ROOT, atomic_write_bytes
-from .chapters import BuildPaths
+from .chapters import BuildPaths, toc_docnames
 from .site import BookBuildFailed
 from .sphinx_extension import BOOK_PDF
 
@@ -44,11 +44,11 @@ def build_single_page(paths: BuildPaths) -> Path:
     shutil.rmtree(output, ignore_errors=True)
     shutil.move(str(built), str(output))
     shutil.rmtree(paths.build / "singlehtml-tree", ignore_errors=True)
-    pages = [page for page in output.rglob("*.html") if page.name != "index.html"]
-    if len(pages) != 1:
-        raise BookBuildFailed(f"expected one page in {output}, found {pages}")
+    page = output / f"{toc_docnames(paths.site)[0]}.html"   # the toc's root holds it all
+    if not page.is_file():
+        raise BookBuildFailed(f"the single-page build wrote no {page}")
     target = output / PRINT_PAGE
-    shutil.copyfile(pages[0], target)
+    shutil.copyfile(page, target)
     return target
 
 
