@@ -61,12 +61,8 @@ def stage_site(chapters: Iterable[Chapter], paths: BuildPaths,
     wanted.update(download_files(chapters, paths, project_root))
     digest = hashlib.sha256()
     # the theme (templates, CSS) and the commit (shown by the citation box) shape the HTML too
-    from .records import git_commit
-    from .sphinx_extension import THEME
-    for path in sorted(THEME.rglob("*")):
-        if path.is_file():
-            digest.update(str(path.relative_to(THEME)).encode() + path.read_bytes())
-    digest.update(git_commit(project_root).encode())
+    from .sphinx_extension import theme_digest
+    digest.update(theme_digest().encode())
     for target, payload in sorted(wanted.items()):
         if not target.is_file() or target.read_bytes() != payload:
             atomic_write_bytes(target, payload)

@@ -210,13 +210,29 @@ def cite_this_book_directive():
 
 
 # ----------------------------------------------------------------------------- setup
+def theme_digest() -> str:
+    """sha256 over the theme's files and the commit (the citation box shows it)."""
+    import hashlib
+    from ..core.io import PROJECT_ROOT
+    from .records import git_commit
+    digest = hashlib.sha256(git_commit(PROJECT_ROOT).encode())
+    for path in sorted(THEME.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(THEME)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 def add_theme_paths(app, config) -> None:
     config.templates_path = [str(THEME / "templates"), *config.templates_path]
     config.html_static_path = [*config.html_static_path, str(THEME / "static")]
+    # an "html" config value: when the theme or the commit changes, Sphinx rewrites every
+    # page (its incremental build compares template mtimes, which a moved file keeps)
+    config.collapse_theme_digest = theme_digest()
 
 
 def setup(app):
     register_citation_styles()
+    app.add_config_value("collapse_theme_digest", "", "html")
     app.connect("config-inited", add_theme_paths)
     app.add_directive("cite-this-book", cite_this_book_directive())
     app.add_css_file("collapse.css")
