@@ -47,11 +47,12 @@ ifndef COLLAPSE_DATA_DIR
 endif
 export COLLAPSE_DATA_DIR
 
-.PHONY: book test venv lock clean help browser
+.PHONY: book test venv lock clean help browser pdf
 
 help:
 	@echo "make book   build the HTML book (PROFILE=smoke|book|paper, JOBS=N, ARGS='-p n_seeds=8')"
 	@echo "make test   run the whole test suite"
+	@echo "make pdf    print the built book to _build/html/model-collapse-rederived.pdf (Chromium)"
 
 venv: $(STAMP)
 
@@ -68,6 +69,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 book: $(STAMP)
 	$(BIN)/collapse build --profile $(PROFILE) -j $(JOBS) $(ARGS)
+
+# The whole book as one PDF (after make book): the single-page HTML printed by Chromium.
+pdf: $(STAMP) browser
+	$(BIN)/python -m collapse.publish.pdf
 
 # The HTML tests open every page in Debian's Chromium; install it when missing (root + apt).
 browser:

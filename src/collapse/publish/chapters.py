@@ -22,6 +22,7 @@ class Chapter:
     source: Path          # book/<name>.md
     docname: str          # book/<name>, as in _toc.yml
     needs: tuple[str, ...]
+    gathers: bool = False  # needs ["*"]: a page over every chapter's results (landing, claims)
 
 
 def front_matter(path: Path) -> dict:
@@ -69,16 +70,24 @@ def book_chapters(root: Path = PROJECT_ROOT) -> list[Chapter]:
         needs = tuple((meta.get("collapse") or {}).get("needs", []) or [])
         chapters.append(Chapter(source.stem, source, docname, needs))
     names = [chapter.name for chapter in chapters]
+    gathering = {chapter.name for chapter in chapters if "*" in chapter.needs}
     resolved = []
     for chapter in chapters:
-        needs = tuple(n for n in names if n != chapter.name) if "*" in chapter.needs \
+        # "*": every chapter that is not itself a page over all the others
+        needs = tuple(n for n in names if n not in gathering) if "*" in chapter.needs \
             else chapter.needs
         unknown = sorted(set(needs) - set(names))
         if unknown:
             raise ValueError(f"{chapter.source}: needs {unknown}, which are not chapters in the "
                              f"toc; chapters: {names}")
-        resolved.append(dataclasses.replace(chapter, needs=needs))
+        resolved.append(dataclasses.replace(chapter, needs=needs,
+                                            gathers=chapter.name in gathering))
     return resolved
+
+
+def content_chapters(root: Path = PROJECT_ROOT) -> list[Chapter]:
+    """The chapters that write results (every notebook page but those gathering all others)."""
+    return [chapter for chapter in book_chapters(root) if not chapter.gathers]
 
 
 def chapter_from_path(path: Path, root: Path = PROJECT_ROOT) -> Chapter:

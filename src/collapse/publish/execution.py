@@ -168,13 +168,17 @@ def format_cell_error(chapter: Chapter, error) -> str:
 
 
 def tidy_executed_notebook(notebook) -> None:
-    """Collapse the parameter cells in the HTML, give claim tables the page's full width, and
-    drop papermill's run metadata."""
+    """Collapse the parameter cells in the HTML (remove papermill's too when the page removes
+    its own: ``remove-cell``), give claim tables the page's full width, and drop papermill's
+    run metadata."""
+    hide = "hide-cell"
     for cell in notebook.cells:
         tags = cell.get("metadata", {}).get("tags", [])
+        if "parameters" in tags and "remove-cell" in tags:
+            hide = "remove-cell"
         if "parameters" in tags or "injected-parameters" in tags:
-            if "hide-cell" not in tags:
-                cell.metadata["tags"] = [*tags, "hide-cell"]
+            if hide not in tags:
+                cell.metadata["tags"] = [*tags, hide]
         if any('class="claim-check"' in str(output.get("data", {}).get("text/html", ""))
                for output in cell.get("outputs", [])) and "full-width" not in tags:
             cell.setdefault("metadata", {})["tags"] = [*cell.metadata.get("tags", []),
