@@ -49,11 +49,15 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         "expressivity (the EM example is this chapter's)",
         "for the fewest EM iterations: |Vₙ − 1| < 1e-8 at every generation, the mass outside "
         "D₀'s central 99% falls below half its D₀ value (1%) by the last generation and the W2² "
-        "to D₀ grows; with the most iterations the tail mass stays within 10% of 1%",
+        "to D₀ at least doubles; with the most iterations the tail mass stays within 10% of 1% "
+        "(partially: the tail mass falls below 0.9%)",
         reproduced_if=lambda v: v["variance_error"] < 1e-8 and v["fewest_tail"] < 0.005
-        and v["fewest_w2_growth"] > 1 and abs(v["most_tail"] / 0.01 - 1) < 0.1,
-        partially_if=lambda v: v["variance_error"] < 1e-8 and v["fewest_tail"] < 0.01,
-        kind="paper", where="Nature, 'Functional approximation error'")
+        and v["fewest_w2_growth"] >= 2 and abs(v["most_tail"] / 0.01 - 1) < 0.1,
+        partially_if=lambda v: v["variance_error"] < 1e-8 and v["fewest_tail"] <= 0.009,
+        kind="paper", where="Nature, 'Functional approximation error'",
+        revised="2026-12-02: the negative control (EM run to convergence) passed the old "
+                "thresholds through rounding (tail mass 0.0099999968 < 1%, W2² ×1.04 at 1e-13); "
+                "was: W2² grows (> 1×), partially: tail mass < 1%")
     record.declare_claim(
         "errors-compound", "Errors can compound: expressivity and statistical errors add",
         "errors compound across generations; more often than not they cascade (paper's text, "
