@@ -10,11 +10,11 @@ import functools
 from typing import Any, Mapping
 
 from ..core.stats import max_abs_z, spearman
-from .comparison import FAMILIES, GROWING_LABEL
+from .comparison import FAMILIES, GROWING_LABEL, FamilyComparison
 from .experiments import EscapingRuns
 from .theory import gaussian_mix_real_moments
 
-__all__ = ["FAMILY_MAJORITY_VERDICT", "declare_claims", "evaluate_claims"]
+__all__ = ["FAMILY_MAJORITY_VERDICT", "declare_claims", "evaluate_claims", "replace_deviations"]
 
 
 def _every_family(passed: Mapping[str, bool]) -> bool:
@@ -111,8 +111,14 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         where="this chapter's derivation, checked by simulation")
 
 
+def replace_deviations(comparisons: Mapping[str, FamilyComparison]) -> dict[str, float]:
+    """What ``replace-degrades`` is decided on: family -> |ratio − 1| of its measure after N
+    generations under `replace` (:meth:`FamilyComparison.deviation`)."""
+    return {family: c.deviation("replace") for family, c in comparisons.items()}
+
+
 def _replace_degrades_evaluation(record, comparisons) -> None:
-    deviations = {family: c.deviation("replace") for family, c in comparisons.items()}
+    deviations = replace_deviations(comparisons)
     record.evaluate("replace-degrades", deviations, "; ".join(
         f"{family} ×{c.ratio('replace'):.3g} (N = {c.n_generations})"
         for family, c in comparisons.items()))
