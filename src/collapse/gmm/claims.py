@@ -269,8 +269,8 @@ def evaluate_claims(record, runs: GMMRuns) -> None:
                     f"median {value['median']:.3g} at generation {value['generation']}, "
                     f"{LEVEL:.0%} interval {_interval_text(value['interval'])} (generation 1: "
                     f"{_interval_text(value['first_interval'])}); one run: "
-                    f"{_interval_text(value['single_run'])}; ∫p_n² is {value['peak_share']:.0%} "
-                    "of it",
+                    f"{_interval_text(value['single_run'])}; ∫p_n² / ∫(p_0 − p_n)² = "
+                    f"{value['peak_share']:.2f}",
                     note="one unseeded run of the authors: an order of magnitude, not a point")
 
     two = runs.two_gaussians
