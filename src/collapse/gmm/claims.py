@@ -121,14 +121,14 @@ def tails_summary(history: MixtureHistory) -> dict:
 
 
 def _interval_text(interval) -> str:
-    return f"[{interval[0]:.2g}, {interval[1]:.2g}]"
+    return f"[{interval[0]:.3g}, {interval[1]:.3g}]"
 
 
 def _spread_text(value: Mapping) -> str:
     return (f"median spread {value['start']:.2f} → {value['end']:.2g} at generation "
             f"{value['generation']} ({value['n_seeds']} seeds): ratio {value['median']:.2g}, "
             f"{LEVEL:.0%} interval {_interval_text(value['interval'])}; one run: "
-            f"{_interval_text(value['single_run'])} (authors' {AUTHORS_RATIO:.3f} "
+            f"{_interval_text(value['single_run'])} (authors' {AUTHORS_RATIO:.4f} "
             + ("inside)" if value["authors_inside"] else "outside)"))
 
 
