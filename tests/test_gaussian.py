@@ -184,6 +184,17 @@ def test_expected_mean_error(exact_runs, estimator, generation):
 
 @pytest.mark.parametrize("estimator", theory.ESTIMATORS)
 @pytest.mark.parametrize("generation", [0, 5, 10])
+def test_expected_pooled_variance(exact_runs, estimator, generation):
+    """Var(X_n) pooled over chains = E[σ²_n + μ_n²]: σ²(1 + (n+1)/M) unbiased, σ² biased."""
+    run = exact_runs[estimator]
+    exact = theory.expected_pooled_variance(run.theory_sizes(), estimator)
+    closed_form = 1 + (np.arange(41) + 1) / M if estimator == "unbiased" else np.ones(41)
+    np.testing.assert_allclose(exact, closed_form, rtol=1e-12)
+    assert within(*mc(run.std[generation] ** 2 + run.mean[generation] ** 2), exact[generation])
+
+
+@pytest.mark.parametrize("estimator", theory.ESTIMATORS)
+@pytest.mark.parametrize("generation", [0, 5, 10])
 def test_expected_std(exact_runs, estimator, generation):
     run = exact_runs[estimator]
     estimate, se = mc(run.std[generation])

@@ -96,7 +96,10 @@ def tails_first_share(run: Trajectories, k: float = 3.0, std_level: float = 0.9)
 def claims_list_markdown(record) -> str:
     """The declared claims of ``record`` as a Markdown list: claim and criterion. (Nothing in
     it is Gaussian: a candidate for :mod:`collapse.publish.records`.)"""
-    return "\n".join(f"- **{claim.claim}.** Criterion: {claim.criterion}."
+    def source(claim) -> str:
+        return f"*Paper claim ({claim.where}).*" if claim.kind == "paper" else "*Check.*"
+
+    return "\n".join(f"- **{claim.claim}.** {source(claim)} Criterion: {claim.criterion}."
                       for claim in record.claims.values())
 
 
