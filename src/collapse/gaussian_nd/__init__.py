@@ -18,6 +18,7 @@ Modules:
   (:func:`evaluate_claims`).
 """
 from . import theory
+from .claims import declare_claims, evaluate_claims
 from .experiments import record_metrics, run
 
-__all__ = ["run", "record_metrics", "theory"]
+__all__ = ["declare_claims", "run", "record_metrics", "evaluate_claims", "theory"]
