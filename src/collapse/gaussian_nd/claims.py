@@ -52,11 +52,14 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         f"{at}, unbiased: at every n ≤ M the MC mean of ‖μ_n − μ‖² lies within 4 SE of its exact "
         "dσ²Σ1/M_i (the divergent part) and the MC mean W2² within 4 SE of the exact bracket "
         "[d × the 1-D E[W2²], E‖μ_n − μ‖² + E tr Σ_n + dσ²] derived here; the lower end of the "
-        "bracket grows ≥ 10× from n = M to n = 10M (partially: agreement, growth < 10×)",
+        "bracket grows ≥ 5× from n = M to n = 10M (partially: agreement, growth < 5×)",
         reproduced_if=lambda v: v["mean_error_z"] <= 4 and v["outside_bracket_z"] <= 4
-        and v["growth"] >= 10,
+        and v["growth"] >= 5,
         partially_if=lambda v: v["mean_error_z"] <= 4 and v["outside_bracket_z"] <= 4,
-        kind="paper", where=_THEOREM)
+        kind="paper", where=_THEOREM,
+        revised="2026-12-02: was 'grows ≥ 10×', which the exact lower end cannot reach over "
+                "n = M … 10M (it grows about (10 + 1.8)/(1 + 0.45) ≈ 8× for M ≫ 1; ~1.8× with "
+                "ML); seen on the smoke run, the threshold is now 5×")
     # ------------------------------------------------------------------ checks
     record.declare_claim(
         "w2-bounded-ml", "With the maximum-likelihood covariance E[W2²] stays below 2dσ²",
