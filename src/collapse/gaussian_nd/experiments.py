@@ -11,6 +11,7 @@ results do not depend on the number of jobs.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -25,8 +26,8 @@ from ..core.stats import mc_mean_with_se
 from . import theory
 from .family import METRICS, ExactGaussian, GaussianFit, NaiveGaussian, true_data
 
-__all__ = ["Run", "simulate", "theorem_generations", "SamplerComparison", "compare_samplers",
-           "GRID_POLICIES", "grid_cell", "NDRuns", "run", "record_metrics"]
+__all__ = ["Run", "simulate", "theorem_generations", "theorem_run", "SamplerComparison",
+           "compare_samplers", "GRID_POLICIES", "grid_cell", "NDRuns", "run", "record_metrics"]
 
 GRID_POLICIES = ("replace", "accumulate_subsample", "accumulate")
 POOL_BYTES = 2e8  # memory for one job's point pools (accumulate_subsample): sets its seed batch
@@ -37,7 +38,8 @@ class Run:
     """S chains of one setting, every generation 0 … N kept: ``mean_error`` ‖μ̂_n − μ‖²,
     ``log_det`` log det Σ̂_n (−∞ when singular), ``trace`` tr Σ̂_n, shape (N + 1, S) each;
     ``w2`` W2²(N(μ̂_n, Σ̂_n), N(μ, σ²I)) (or None); ``spectrum``: generation -> eigenvalues of
-    Σ̂_n, (S, d), decreasing (or {}); ``seconds``: wall time of the loop."""
+    Σ̂_n, (S, d), decreasing (or {}); ``seconds``, ``cpu_seconds``: wall and CPU time of the
+    loop."""
 
     label: str
     dim: int
@@ -51,6 +53,7 @@ class Run:
     seconds: float
     w2: np.ndarray | None = None
     spectrum: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
+    cpu_seconds: float = 0.0
 
     @property
     def n_seeds(self) -> int:
@@ -88,16 +91,19 @@ def simulate(dim: int, sample_size: int, policy: str, estimator: str, n_seeds: i
     """One run of the loop from N(0, I) in ``dim`` dimensions under ``policy`` (a name for
     :func:`~collapse.core.policies.policy_from_name`, M = ``sample_size``); ``sampler``
     "exact" (sufficient statistics) or "naive" (points; needed by `accumulate_subsample`)."""
-    family = ExactGaussian(estimator) if sampler == "exact" else NaiveGaussian(estimator)
+    family = (ExactGaussian(estimator) if sampler == "exact" else
+              NaiveGaussian(estimator, pool_capacity=(n_generations + 1) * sample_size))
     metrics = dict(METRICS, **({"w2": _w2_to_truth} if w2 else {}))
     folds = {"spectrum": KeepAt(spectrum_at, _eigenvalues)} if len(spectrum_at) else {}
+    started = time.process_time()
     history = run_generations(family, true_data(family, n_seeds, sample_size, dim, rng),
                               policy_from_name(policy, sample_size=sample_size), n_generations,
                               rng, metrics, folds=folds)
     return Run(label or f"d = {dim}, M = {sample_size}, {policy}, {estimator}", dim,
                sample_size, policy, estimator, family.sampler, history["mean_error"],
                history["log_det"], history["trace"], history.seconds,
-               history["w2"] if w2 else None, history.folds.get("spectrum", {}))
+               history["w2"] if w2 else None, history.folds.get("spectrum", {}),
+               time.process_time() - started)
 
 
 def theorem_generations(sample_size: int, n_generations: int) -> list[int]:
@@ -155,7 +161,7 @@ def grid_cell(dim: int, sample_size: int, policy: str, estimator: str, n_seeds: 
     if policy != "accumulate_subsample":
         return simulate(dim, sample_size, policy, estimator, n_seeds, n_generations,
                         rng_for(seed, "grid", dim, sample_size, policy), label=label)
-    per_seed = 2 * 8 * (n_generations + 1) * sample_size * dim  # pool with doubling slack
+    per_seed = 8 * (n_generations + 1) * sample_size * dim  # the whole pool, allocated once
     batch = max(1, min(n_seeds, int(POOL_BYTES // per_seed)))
     parts = [simulate(dim, sample_size, policy, estimator, min(batch, n_seeds - start),
                       n_generations, rng_for(seed, "grid", dim, sample_size, policy, start),
@@ -164,13 +170,39 @@ def grid_cell(dim: int, sample_size: int, policy: str, estimator: str, n_seeds: 
     first = parts[0]
     return dataclasses.replace(
         first, seconds=sum(part.seconds for part in parts),
+        cpu_seconds=sum(part.cpu_seconds for part in parts),
         **{name: np.concatenate([getattr(part, name) for part in parts], axis=1)
            for name in ("mean_error", "log_det", "trace")})
 
 
-def _grid_cost(task: tuple) -> float:
-    dim, size, policy = task[:3]
-    return size * dim ** 2 if policy == "accumulate_subsample" else dim ** 3 + 10 * size
+def theorem_run(dim: int, sample_size: int, estimator: str, n_seeds: int, n_generations: int,
+                seed: int) -> Run:
+    """Theorem 3.1's recursion (`replace`, exact sampler) with W2² to the truth at every
+    generation and the spectrum at :func:`theorem_generations`."""
+    return simulate(dim, sample_size, "replace", estimator, n_seeds, n_generations,
+                    rng_for(seed, "theorem", estimator), w2=True,
+                    spectrum_at=theorem_generations(sample_size, n_generations),
+                    label=f"d = {dim}, M = {sample_size}, {estimator}")
+
+
+def _job(kind: str, dim: int, size: int, variant: str, *, settings: Mapping[str, Any]) -> Run:
+    """One parallel job: a theorem run (``variant`` = estimator) or a grid cell (policy)."""
+    if kind == "theorem":
+        return theorem_run(dim, size, variant, settings["theorem_seeds"],
+                           settings["theorem_generations"], settings["seed"])
+    return grid_cell(dim, size, variant, settings["grid_estimator"], settings["grid_seeds"],
+                     settings["grid_generations"], settings["seed"])
+
+
+def _job_cost(task: tuple, settings: Mapping[str, Any]) -> float:
+    """Rough CPU cost of a job, to start the longest first."""
+    kind, dim, size, variant = task
+    if kind == "theorem":
+        return settings["theorem_seeds"] * settings["theorem_generations"] * 3 * dim ** 3
+    work = settings["grid_seeds"] * settings["grid_generations"]
+    if variant == "accumulate_subsample":
+        return work * size * dim ** 2
+    return work * (dim ** 3 + 100 * dim)
 
 
 # =============================================================================== the chapter
@@ -200,36 +232,28 @@ def run(settings: Mapping[str, Any], progress: Progress | None = None) -> NDRuns
     """Every experiment of the chapter under ``settings`` (its profile settings)."""
     seed, timings = settings["seed"], Timings()
     dim, size = settings["theorem_dim"], settings["theorem_sample_size"]
-    generations = settings["theorem_generations"]
-    with timings("theorem"):
-        theorem = {estimator: simulate(
-            dim, size, "replace", estimator, settings["theorem_seeds"], generations,
-            rng_for(seed, "theorem", estimator), w2=True,
-            spectrum_at=theorem_generations(size, generations),
-            label=f"d = {dim}, M = {size}, {estimator}") for estimator in theory.ESTIMATORS}
-        if progress:
-            progress(f"theorem runs: {settings['theorem_seeds']} seeds × {generations} "
-                     f"generations, d = {dim}, M = {size}: " + ", ".join(
-                         f"{name} {r.seconds:.1f} s" for name, r in theorem.items()))
-    with timings("samplers"):
+    with timings("samplers"):  # first, alone: its wall times are the speed ratio
         samplers = compare_samplers(settings["sampler_dim"], settings["sampler_sample_size"],
                                     settings["sampler_seeds"], settings["sampler_generations"],
                                     seed)
-    with timings("grid"):
-        tasks = sorted(((d, m, policy) for d in settings["grid_dims"]
-                        for m in settings["grid_sample_sizes"] for policy in GRID_POLICIES),
-                       key=_grid_cost, reverse=True)
+    with timings("theorem and grid"):
+        tasks = [("theorem", dim, size, estimator) for estimator in theory.ESTIMATORS]
+        tasks += [("grid", d, m, policy) for d in settings["grid_dims"]
+                  for m in settings["grid_sample_sizes"] for policy in GRID_POLICIES]
+        tasks.sort(key=lambda task: _job_cost(task, settings), reverse=True)
         done = []
 
         def report(index: int, result: Run) -> None:
             done.append(result.seconds)
-            if progress and len(done) % 15 == 0:
-                progress(f"  grid: {len(done)}/{len(tasks)} cells, {sum(done):.0f} s of work")
+            if progress and (len(done) % 20 == 0 or len(done) == len(tasks)):
+                progress(f"  {len(done)}/{len(tasks)} jobs done, {sum(done):.0f} s of job time")
 
-        results = run_jobs(grid_cell, tasks, n_jobs=settings["n_jobs"], common=dict(
-            estimator=settings["grid_estimator"], n_seeds=settings["grid_seeds"],
-            n_generations=settings["grid_generations"], seed=seed), on_result=report)
-        grid = dict(zip(tasks, results))
+        results = run_jobs(_job, tasks, n_jobs=settings["n_jobs"],
+                           common=dict(settings=dict(settings)), on_result=report)
+        theorem = {task[3]: result for task, result in zip(tasks, results)
+                   if task[0] == "theorem"}
+        theorem = {estimator: theorem[estimator] for estimator in theory.ESTIMATORS}
+        grid = {task[1:]: result for task, result in zip(tasks, results) if task[0] == "grid"}
     return NDRuns(dim, size, theorem, samplers, list(settings["grid_dims"]),
                   list(settings["grid_sample_sizes"]), settings["grid_estimator"], grid,
                   timings, settings["n_jobs"])
@@ -268,6 +292,10 @@ def record_metrics(record, runs: NDRuns) -> None:
             "log_det_per_dim_last_median": (None if r.singular
                                             else float(np.median(r.log_det[-1])) / dim)}
     record.metric("grid_last_generation", grid)
-    record.metric("grid_job_seconds", {policy: sum(r.seconds for r in runs.grid_runs(policy))
-                                       for policy in GRID_POLICIES})
+    record.metric("job_seconds", {
+        **{policy: {"wall": sum(r.seconds for r in runs.grid_runs(policy)),
+                    "cpu": sum(r.cpu_seconds for r in runs.grid_runs(policy))}
+           for policy in GRID_POLICIES},
+        "theorem": {"wall": sum(r.seconds for r in runs.theorem.values()),
+                    "cpu": sum(r.cpu_seconds for r in runs.theorem.values())}})
     record.metric("section_seconds", dict(runs.timings))

@@ -287,7 +287,10 @@ class Points:
 class PointData:
     """Data type of :class:`Points`: concatenated along the point axis (in place when extending
     the latest pool; the pool lies in its first part's hull), subsampled independently per
-    seed."""
+    seed. ``capacity``: the points per seed a pool will reach, if known (allocated at once)."""
+
+    def __init__(self, capacity: int | None = None):
+        self.capacity = capacity
 
     def size(self, data: Points) -> int:
         return int(data.values.shape[1])
@@ -300,7 +303,7 @@ class PointData:
             buffer = first.buffer
         else:
             total = sum(self.size(part) for part in parts)
-            buffer = _Buffer(first.values, 2 * total)
+            buffer = _Buffer(first.values, max(2 * total, self.capacity or 0))
         for part in rest:
             buffer.append(part.values)
         return Points(buffer.array[:, :buffer.length], rank, basis, buffer)
@@ -318,10 +321,14 @@ class PointData:
 
 
 class NaiveGaussian(_Family):
-    """d-dimensional Gaussian family on points (draws all M points per seed)."""
+    """d-dimensional Gaussian family on points (draws all M points per seed);
+    ``pool_capacity``: points per seed its pools will reach (see :class:`PointData`)."""
 
     sampler = "naive"
-    data_type = PointData()
+
+    def __init__(self, estimator: str = "unbiased", pool_capacity: int | None = None):
+        super().__init__(estimator)
+        self.data_type = PointData(pool_capacity)
 
     def fit(self, data: Points, rng: np.random.Generator = None) -> GaussianFit:
         if not isinstance(data, Points):

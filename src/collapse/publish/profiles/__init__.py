@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 PROFILE_NAMES = ("smoke", "book", "paper")
 
-CHAPTERS = ("gaussian", "discrete", "gmm", "vae", "language_model", "error_sources", "escaping")
+CHAPTERS = ("gaussian", "gaussian_nd", "discrete", "gmm", "vae", "language_model", "error_sources", "escaping")
 
 # chapter -> profile -> setting -> value. Keep every profile of a chapter on the same keys.
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
