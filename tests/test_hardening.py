@@ -54,6 +54,8 @@ BAD = {
     "error_sources": {"n_seeds": INTEGER, "n_generations": GENERATIONS, "kde_seeds": INTEGER,
                       "kde_generations": GENERATIONS, "em_generations": GENERATIONS,
                       "seed": SEED},
+    "gaussian_nd": {"theorem_seeds": INTEGER + ["1"], "grid_seeds": INTEGER + ["1"],
+                    "n_jobs": ["0", "abc"], "seed": SEED},
     "curation": {"n_seeds": INTEGER + ["1"], "n_generations": GENERATIONS,
                  "ring_seeds": INTEGER, "ring_generations": GENERATIONS,
                  "correction_seeds": INTEGER, "seed": SEED},

@@ -210,8 +210,12 @@ class ChapterRecord:
         return verdict
 
     def claims_markdown(self) -> str:
-        """The declared claims as a Markdown list (claim and criterion), to show before the run."""
-        return "\n".join(f"- **{claim.claim}.** Criterion: {claim.criterion}."
+        """The declared claims as a Markdown list (claim, paper claim with where it is made or
+        check, criterion), to show before the run."""
+        def source(claim: Claim) -> str:
+            return f"*Paper claim ({claim.where}).*" if claim.kind == "paper" else "*Check.*"
+
+        return "\n".join(f"- **{claim.claim}.** {source(claim)} Criterion: {claim.criterion}."
                          for claim in self.claims.values())
 
     def claims_table(self):

@@ -22,8 +22,8 @@ from .spec import SettingError, Spec
 
 PROFILE_NAMES = ("smoke", "book", "paper")
 
-CHAPTERS = ("gaussian", "discrete", "gmm", "vae", "language_model", "error_sources", "escaping",
-            "curation")
+CHAPTERS = ("gaussian", "gaussian_nd", "discrete", "gmm", "vae", "language_model", "error_sources",
+            "escaping", "curation")
 
 # chapter -> profile -> setting -> value. Keep every profile of a chapter on the same keys.
 _MODULES = {name: import_module(f"{__name__}.{name}") for name in CHAPTERS}
