@@ -112,11 +112,15 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         f"share of generation {last}'s data (pooled over seeds) above the "
         f"{TAIL_QUANTILE:.0%} quantile of the first generated data of the same seed, both "
         f"scored by generation 0: ≥ {2 * (1 - TAIL_QUANTILE):.0%} (twice the no-change value) "
-        f"and a one-sided binomial test against {1 - TAIL_QUANTILE:.0%} with p < {TAIL_ALPHA}: "
-        f"reproduced; p < {TAIL_ALPHA} only: partially",
+        f"and a one-sided exact exceedance test (distribution-free: the quantile is estimated "
+        f"from the first set, seeds pooled) with p < {TAIL_ALPHA}: reproduced; p < "
+        f"{TAIL_ALPHA} only: partially",
         reproduced_if=lambda v: v["share"] >= 2 * (1 - TAIL_QUANTILE) and v["p"] < TAIL_ALPHA,
         partially_if=lambda v: v["p"] < TAIL_ALPHA,
-        kind="paper", where=HISTOGRAMS)
+        kind="paper", where=HISTOGRAMS,
+        revised="2025-12-02, before any real run: from a binomial test against 5%, which "
+                "ignores that the 95% quantile is estimated (it passed 4 of 40 drawn nulls at "
+                "a nominal 1%); the exact exceedance distribution holds the level")
     record.declare_claim(
         "rare-words-forgotten-first", "Tails vanish first: the rare words of the original text "
         "disappear from the generated data before the frequent ones (setting a).",
