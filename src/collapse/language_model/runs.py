@@ -121,7 +121,16 @@ class LMRun:
             job = result["job"]
             if job.kind == kind and (job.setting, job.decoding_name) not in seen:
                 seen.append((job.setting, job.decoding_name))
-        return seen
+        comparison = self.settings.get("decoding_comparison") or {}
+        settings = [*self.settings.get("settings", {}), *self.settings.get("variants", {}),
+                    *comparison.get("policies", [])]
+        decodings = [*self.settings.get("decodings", {}), *comparison.get("decodings", {})]
+
+        def order(pair):
+            setting, decoding = pair
+            return (settings.index(setting) if setting in settings else len(settings),
+                    decodings.index(decoding) if decoding in decodings else len(decodings))
+        return sorted(seen, key=order)
 
     def metric(self, name: str, setting: str, decoding: str = "beam",
                kind: str = "main") -> np.ndarray:
