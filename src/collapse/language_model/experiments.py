@@ -174,11 +174,13 @@ def make_jobs(settings: Mapping[str, Any], base: BaseInfo, arm: str = "small",
 
     def chain(kind, setting, decoding_name, spec, index, seed, policy, epochs, **extra):
         blocks = extra.pop("n_finetune_blocks", None) or n
+        # the sweep's penalty applies to the main beam search, not to the comparison's own
+        penalty = None if kind == "decoding" else repetition_penalty
         return _job(settings, base, root, kind=kind, arm=arm, setting=setting,
                     decoding_name=decoding_name, seed_index=index, seed=int(seed),
                     policy=policy, n_finetune_blocks=blocks,
                     training=training_for(settings, epochs, lr),
-                    decoding=decoding_for(spec, settings, repetition_penalty),
+                    decoding=decoding_for(spec, settings, penalty),
                     n_reference_blocks=blocks, **extra)
 
     jobs = []
