@@ -229,7 +229,7 @@ def run_job(job: LMJob, interrupt_after: int | None = None) -> dict:
         real = family.corpus.finetune[:job.n_finetune_blocks]
         reference = family.corpus.test[:job.n_reference_blocks]
         history = run_generations(
-            family, real, policy_for(job.policy), job.n_generations,
+            family, real, policy_for(job.policy, job.n_finetune_blocks), job.n_generations,
             np.random.default_rng(job.seed), job_metrics(family, job),
             checkpointer=LMCheckpointer(directory, keep_all=job.keep_all_checkpoints),
             progress=progress, folds={"scored": ScoredByGenerationZero(family, reference)})

@@ -23,7 +23,6 @@ Only this module and :mod:`.claims` read profile settings.
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -89,7 +88,7 @@ def _job(settings, base: BaseInfo, root: str, **fields) -> LMJob:
     if job.prompt_source not in PROMPT_SOURCES:
         raise ValueError(f"prompt_source must be one of {', '.join(PROMPT_SOURCES)}; "
                          f"got {job.prompt_source!r}")
-    policy_for(job.policy)  # a bad policy name or fraction fails before any work
+    policy_for(job.policy, job.n_finetune_blocks)  # a bad policy fails before any work
     return job
 
 
@@ -279,23 +278,24 @@ def record_metrics(record, runs: LMChapterRuns) -> None:
 def policy_run(policy: str, n_seeds: int, n_generations: int, rng: np.random.Generator, *,
                real_rng: np.random.Generator, settings: Mapping[str, Any]) -> np.ndarray:
     """The cross-family comparison's protocol (:class:`collapse.core.experiment.PolicyRunner`):
-    test perplexity of ``n_seeds`` chains of the small arm under ``policy`` (5-beam search with
-    the sweep's choice, setting (a)'s epochs), shape (n_generations + 1, n_seeds).
+    test perplexity of ``n_seeds`` chains of the small arm under ``policy``, shape
+    (n_generations + 1, n_seeds), at the decoding comparison's scale (its real blocks and
+    epochs; M₀ = those blocks for ``growing``), with 5-beam search as declared (penalty 3.0,
+    the released script's) and the learning rate the regime gate chose.
 
-    ``rng`` and ``real_rng`` are not used: the chains draw from seed indices 0 … n_seeds − 1 of
-    ``settings["seed"]`` and start from the chapter's real blocks, so a chain equals the one
-    this chapter's checkpoints hold for the same settings and is reused from them."""
+    ``rng`` and ``real_rng`` are not used: chain s draws from seed index s of
+    ``settings["seed"]`` and starts from the chapter's real blocks, so a chain equals the one
+    the chapter's checkpoints hold for the same settings (its decoding comparison's replace and
+    accumulate chains, seed 0) and is reused from them rather than rerun."""
     base = prepare_base(settings)
-    chosen = sweep(settings, base).chosen
-    single = {**settings, "n_generations": n_generations,
-              "settings": {"chain": {"epochs": settings["settings"]["no_real"]["epochs"],
-                                     "real_fraction": 0.0}},
-              "main_pairs": [["chain", "beam"]]}
-    jobs = [dataclasses.replace(job, policy=policy, kind="policy", setting=policy,
-                                keep_sequences=policy_for(policy).name not in
-                                ("accumulate", "growing"))
-            for job in make_jobs({**single, "n_seeds": n_seeds}, base, "small",
-                                 lr=chosen["lr"], repetition_penalty=chosen["repetition_penalty"])
-            if job.kind == "main"]
-    results = run_jobs(run_job, [(job,) for job in jobs], n_jobs=1)
-    return np.stack([r["metrics"]["test_perplexity"] for r in results], axis=1)
+    lr = sweep(settings, base).chosen["lr"]
+    comparison, root = settings["decoding_comparison"], str(cache_root())
+    blocks = _n_blocks(settings, base, comparison["n_finetune_blocks"])
+    jobs = [_job(settings, base, root, kind="policy", arm="small", setting=policy,
+                 decoding_name="beam", seed_index=index, seed=int(seed), policy=policy,
+                 n_finetune_blocks=blocks, n_generations=n_generations,
+                 training=training_for(settings, comparison["epochs"], lr),
+                 decoding=decoding_for(settings["decodings"]["beam"], settings),
+                 n_reference_blocks=blocks, keep_sequences=False)
+            for index, seed in enumerate(_seeds(settings, n_seeds))]
+    return np.stack([run_job(job)["metrics"]["test_perplexity"] for job in jobs], axis=1)

@@ -219,13 +219,16 @@ class MixCurrent(MixReal):
         return family.data_type.concat(parts), pool
 
 
-def policy_for(name: str) -> Policy:
+def policy_for(name: str, sample_size: int | None = None) -> Policy:
     """The data policy ``name``: ``"mix_current(f)"`` (:class:`MixCurrent`) or any name of
-    :func:`collapse.core.policies.policy_from_name`."""
+    :func:`collapse.core.policies.policy_from_name` (``sample_size``: M₀ of ``"growing"``,
+    M_n = M₀ (n + 1) blocks)."""
     if isinstance(name, str) and name.startswith("mix_current(") and name.endswith(")"):
         try:
             fraction = float(name[len("mix_current("):-1])
         except ValueError:
             raise ValueError(f"mix_current needs a fraction in [0, 1], got {name!r}") from None
         return MixCurrent(fraction)
+    if name == "growing":
+        return policy_from_name(name, sample_size=sample_size)
     return policy_from_name(name)

@@ -76,6 +76,8 @@ def convert_gguf(gguf: str | os.PathLike, directory: str | os.PathLike) -> Path:
     building = directory.with_name(directory.name + ".building")
     lm_model.remove_directory(building)
     building.mkdir(parents=True)
+    quiet = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"  # no progress bar of the conversion in a chapter
     try:
         folder, name = str(gguf.parent), gguf.name
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
@@ -91,6 +93,11 @@ def convert_gguf(gguf: str | os.PathLike, directory: str | os.PathLike) -> Path:
     except BaseException:
         lm_model.remove_directory(building)
         raise
+    finally:
+        if quiet is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = quiet
     lm_model.remove_directory(directory)
     os.replace(building, directory)
     return directory
