@@ -43,7 +43,7 @@ FAMILY_METRICS = {
     "discrete": FamilyMetric("discrete", "share of the original support alive", "level"),
     "gmm": FamilyMetric("gmm", "L2² to the truth", "error"),
     "vae": FamilyMetric("vae", "latent spread (generation-0 encoder)", "level"),
-    "language_model": FamilyMetric("language_model", "test perplexity (small OPT, 5-beam)",
+    "language_model": FamilyMetric("language_model", "test perplexity (small OPT, sampling)",
                                    "error"),
 }
 

@@ -280,22 +280,23 @@ def policy_run(policy: str, n_seeds: int, n_generations: int, rng: np.random.Gen
     """The cross-family comparison's protocol (:class:`collapse.core.experiment.PolicyRunner`):
     test perplexity of ``n_seeds`` chains of the small arm under ``policy``, shape
     (n_generations + 1, n_seeds), at the decoding comparison's scale (its real blocks and
-    epochs; M₀ = those blocks for ``growing``), with 5-beam search as declared (penalty 3.0,
-    the released script's) and the learning rate the regime gate chose.
+    epochs; M₀ = those blocks for ``growing``, whose prompts repeat), with temperature-1
+    sampling (the statistical error the other families have; beam search would write the same
+    text for a repeated prompt) and the learning rate the regime gate chose.
 
     ``rng`` and ``real_rng`` are not used: chain s draws from seed index s of
     ``settings["seed"]`` and starts from the chapter's real blocks, so a chain equals the one
-    the chapter's checkpoints hold for the same settings (its decoding comparison's replace and
-    accumulate chains, seed 0) and is reused from them rather than rerun."""
+    the chapter's checkpoints hold for the same settings (its decoding comparison's sampling
+    chains under replace and accumulate, seed 0) and is reused from them rather than rerun."""
     base = prepare_base(settings)
     lr = sweep(settings, base).chosen["lr"]
     comparison, root = settings["decoding_comparison"], str(cache_root())
     blocks = _n_blocks(settings, base, comparison["n_finetune_blocks"])
     jobs = [_job(settings, base, root, kind="policy", arm="small", setting=policy,
-                 decoding_name="beam", seed_index=index, seed=int(seed), policy=policy,
+                 decoding_name="sampling", seed_index=index, seed=int(seed), policy=policy,
                  n_finetune_blocks=blocks, n_generations=n_generations,
                  training=training_for(settings, comparison["epochs"], lr),
-                 decoding=decoding_for(settings["decodings"]["beam"], settings),
+                 decoding=decoding_for(settings["decodings"]["sampling"], settings),
                  n_reference_blocks=blocks, keep_sequences=False)
             for index, seed in enumerate(_seeds(settings, n_seeds))]
     return np.stack([run_job(job)["metrics"]["test_perplexity"] for job in jobs], axis=1)

@@ -77,7 +77,8 @@ class LanguageModelFamily:
     default) or the data the generating model was trained on (``prompt_source="current"``, the
     released script) — with ``decoding`` and returns the new tokens as the next dataset. When
     fewer blocks than prompts are asked for (``mix_real``: the rest are real blocks), a random
-    subset of the prompts is continued.
+    subset of the prompts is continued; when more (``growing``), every prompt is continued
+    several times (different texts under sampling, the same under beam search).
     """
 
     data_type = ArrayData(axis=0)
@@ -115,8 +116,8 @@ class LanguageModelFamily:
                  context: GenerationContext) -> np.ndarray:
         prompts = context.real if self.prompt_source == "original" else context.previous
         prompts = np.asarray(prompts)
-        if n > len(prompts):
-            raise ValueError(f"asked for {n} blocks but there are only {len(prompts)} prompts")
+        if n > len(prompts):  # `growing`: every prompt is continued several times
+            prompts = prompts[np.arange(n) % len(prompts)]
         if n < len(prompts):
             prompts = prompts[np.sort(rng.choice(len(prompts), size=n, replace=False))]
         module = self.load(model)

@@ -7,9 +7,9 @@ from the chains artifact it writes (<results>/artifacts/vae-chains-<key>.npz) wh
 (chain settings and code) matches; the other policies run here, vae_seeds seeds each.
 vae_jobs: worker processes for all of this chapter's runs. language_model_*: the small
 language model of the language_model chapter (same profile) under replace, accumulate,
-accumulate_subsample, growing and mix_real(f) for its fractions, at that chapter's
-decoding-comparison scale; its replace and accumulate chains of seed 0 are that chapter's,
-reused from the shared checkpoint cache.
+accumulate_subsample, growing and mix_real(f) for its fractions, temperature-1 sampling, at
+that chapter's decoding-comparison scale; its replace and accumulate chains of seed 0 are that
+chapter's, reused from the shared checkpoint cache.
 """
 
 PROFILES = {
