@@ -173,7 +173,8 @@ class LMRun:
         """Per seed, the share of the fine-tuning gain lost by the last generation:
         (ppl_last − ppl₀) / (ppl_zero-shot − ppl₀); shape (n_seeds,)."""
         values = self.metric("test_perplexity", setting, decoding)
-        return (values[:, -1] - values[:, 0]) / (self.zero_shot - values[:, 0])
+        with np.errstate(divide="ignore", invalid="ignore"):  # no gain: ±inf or NaN
+            return (values[:, -1] - values[:, 0]) / (self.zero_shot - values[:, 0])
 
     # -- Figure 1's left panels
     def pooled_quantiles(self, setting: str, decoding: str = "beam") -> np.ndarray:
