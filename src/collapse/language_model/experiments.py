@@ -104,7 +104,7 @@ def sweep_jobs(settings: Mapping[str, Any], base: BaseInfo,
     (the gate's text)."""
     root = str(Path(root) if root is not None else cache_root())
     seed = int(integer_seeds(settings["seed"], 1)[0])
-    n = _n_blocks(settings, base, settings["n_finetune_blocks"])
+    n = _n_blocks(settings, base, settings.get("chain_blocks") or settings["n_finetune_blocks"])
     rates = sorted({candidate["lr"] for candidate in settings["sweep"]}, reverse=True)
     jobs = []
     for lr in rates:
@@ -153,6 +153,7 @@ def _seeds(settings, n_seeds=None):
 
 
 def _main_pairs(settings) -> list[tuple[str, str]]:
+    """The (setting, decoding) pairs run with every seed (``main_pairs``; None = all)."""
     pairs = settings.get("main_pairs")
     if pairs is None:
         return [(s, d) for s in settings["settings"] for d in settings["decodings"]]
@@ -169,7 +170,7 @@ def make_jobs(settings: Mapping[str, Any], base: BaseInfo, arm: str = "small",
     root = str(Path(root) if root is not None else cache_root())
     lr = lr if lr is not None else settings["lr"]
     seeds = _seeds(settings)
-    n = _n_blocks(settings, base, settings["n_finetune_blocks"])
+    n = _n_blocks(settings, base, settings.get("chain_blocks") or settings["n_finetune_blocks"])
 
     def chain(kind, setting, decoding_name, spec, index, seed, policy, epochs, **extra):
         blocks = extra.pop("n_finetune_blocks", None) or n

