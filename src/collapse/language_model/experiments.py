@@ -198,7 +198,8 @@ def make_jobs(settings: Mapping[str, Any], base: BaseInfo, arm: str = "small",
         for index, seed in enumerate(_seeds(settings, variant.get("n_seeds"))):
             jobs.append(chain("variant", name, "beam", settings["decodings"]["beam"], index,
                               seed, variant["policy"], variant["epochs"],
-                              n_generations=settings["n_generations"],
+                              n_generations=variant.get("n_generations",
+                                                        settings["n_generations"]),
                               prompt_source=variant.get("prompt_source",
                                                         settings["prompt_source"])))
     comparison = settings["decoding_comparison"]

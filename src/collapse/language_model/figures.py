@@ -181,8 +181,9 @@ def figure_variant(arm: LMRun):
     mean_sd(ax, arm.generations, arm.perplexity_ratio("no_real"), label("no_real"),
             plotting.color(0))
     for setting, decoding in arm.pairs("variant"):
-        mean_sd(ax, arm.generations, arm.perplexity_ratio(setting, decoding, "variant"),
-                label(setting, decoding), plotting.color(2))
+        ratio = arm.perplexity_ratio(setting, decoding, "variant")
+        mean_sd(ax, np.arange(ratio.shape[1]), ratio, label(setting, decoding),
+                plotting.color(2))
     ax.set_ylabel("test perplexity / generation 0")
     _ticks(ax, arm.generations)
     ax.legend(fontsize=7)

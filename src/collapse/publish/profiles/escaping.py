@@ -33,7 +33,7 @@ PROFILES = {
         "gmm_points": 1000, "gmm_seeds": 16, "gmm_pool_seeds": 6, "gmm_pool_generations": 40,
         "vae_generations": 20, "vae_seeds": 3, "vae_fractions": [0.01, 0.1, 0.5, 0.9],
         "vae_jobs": 2, "vae_overrides": {},
-        "language_model_seeds": 2, "language_model_generations": 4,
+        "language_model_seeds": 2, "language_model_generations": 3,
         "language_model_fractions": [0.1, 0.5],
     },
     "paper": {
