@@ -369,7 +369,8 @@ def smollm2_scale_text(runs: LMChapterRuns) -> str:
             f"tokens, {settings['n_selection_blocks']} selection and "
             f"{settings['n_test_blocks']} test blocks, learning rate {settings['lr']:g} "
             f"(batch {settings['batch_size']}, {settings['precision']} autocast), Real + "
-            f"{arm.n_generations} generations, {settings['n_seeds']} seed(s). Without original "
+            f"{arm.n_generations} generations, {settings['n_seeds']} seed(s); chains: "
+            + ", ".join(label(s, d) for s, d in arm.pairs()) + ". Without original "
             f"data its test perplexity ratio reaches {degradation['last_ratio']:.2f} at "
             f"generation {arm.n_generations} (excess {degradation['first_excess']:.2f} at "
             f"generation 1).")
