@@ -24,6 +24,7 @@ Only this module and :mod:`.claims` read profile settings.
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -37,6 +38,9 @@ from .base import BaseInfo, cache_root, prepare_base
 from .chains import LMJob, peak_rss_mb, run_job
 from .family import PROMPT_SOURCES, policy_for
 from .runs import LMChapterRuns, LMRun, SweepResult
+
+# loky says so when it retires an idle worker between the gate and the chains: not an error
+warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given")
 
 __all__ = ["arm_settings", "decoding_for", "training_for", "sweep_jobs", "sweep", "make_jobs",
            "run_experiment", "run", "record_metrics", "policy_run"]
