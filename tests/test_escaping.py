@@ -83,7 +83,7 @@ def test_policy_names_plan_and_bad_inputs():
 def test_every_family_implements_the_same_policy_run():
     signatures = {family: inspect.signature(module.policy_run)
                   for family, module in experiments.POLICY_RUNNERS.items()}
-    assert set(signatures) == {"gaussian", "discrete", "gmm", "vae"}
+    assert set(signatures) == {"gaussian", "discrete", "gmm", "vae", "language_model"}
     first = signatures["gaussian"]
     assert list(first.parameters) == ["policy", "n_seeds", "n_generations", "rng", "real_rng",
                                       "settings"]
