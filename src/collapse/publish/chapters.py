@@ -137,15 +137,29 @@ def overridable_parameters(path: Path) -> set[str]:
     return notebook_parameters(path) - {"profile"}
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class BuildPaths:
-    """Where one build puts its files (``root`` is the output root holding ``_build``)."""
+    """Where one build puts its files. ``root`` is the output root holding ``_build``; each
+    profile has a build folder of its own, so no run ever writes over another profile's book:
+
+        <root>/_build/                 the book (profile ``book``): site/, results/, cache/,
+                                       stale/, work/, html/
+        <root>/_build/<profile>/       the same for another profile (its HTML in _build/html)
+        <root>/_build/runs/<profile>/  ``collapse run``: chapters run outside the book (no HTML)
+    """
 
     root: Path
+    profile: str = "book"
+    scratch: bool = False     # a `collapse run` folder, never the book's
 
     @property
     def build(self) -> Path:
-        return self.root / "_build"
+        """This build's folder."""
+        if self.scratch:
+            return self.root / "_build" / "runs" / self.profile
+        if self.profile == "book":
+            return self.root / "_build"
+        return self.root / "_build" / self.profile
 
     @property
     def site(self) -> Path:
@@ -157,15 +171,21 @@ class BuildPaths:
 
     @property
     def cache(self) -> Path:
+        """Records of each chapter's last successful run, checkpoints, the HTML stamp."""
         return self.build / "cache"
 
     @property
+    def html_output(self) -> Path:
+        """The folder Jupyter Book writes ``_build/html`` into."""
+        return self.root if self.build == self.root / "_build" else self.build
+
+    @property
     def html(self) -> Path:
-        return self.build / "html"
+        return self.html_output / "_build" / "html"
 
     @property
     def work(self) -> Path:
-        """Scratch files of running chapters (their data and checkpoint logs)."""
+        """Scratch files of running chapters (their data, checkpoint and progress logs)."""
         return self.build / "work"
 
     @property

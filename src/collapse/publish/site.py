@@ -73,7 +73,7 @@ def build_html(paths: BuildPaths, site_digest: str, force: bool = False) -> bool
         return False
     stamp.unlink(missing_ok=True)
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(paths.site),
-               "--path-output", str(paths.root), "--builder", "html", "-W", "--keep-going",
+               "--path-output", str(paths.html_output), "--builder", "html", "-W", "--keep-going",
                "--quiet"]
     completed = subprocess.run(command, capture_output=True, text=True)
     if completed.returncode != 0:

@@ -84,7 +84,7 @@ PROFILES = {
 }
 
 # What each overridable setting may be (checked before any cell runs; see spec.py). The
-# backends are joblib's own; a cluster backend belongs here once it is installed and tested.
+# backends are joblib's own and "dask" (collapse.core.jobs: a Dask cluster; tests/test_reach.py).
 SCHEMA = {
     "n_seeds": Integer(minimum=1),
     "n_generations": Integer(minimum=1),
@@ -92,5 +92,5 @@ SCHEMA = {
     "repetition_penalty": Number(above=0),
     "prompt_source": Choice("original", "current"),
     "n_jobs": Integer(minimum=1),
-    "backend": Choice("loky", "threading", "multiprocessing", "sequential"),
+    "backend": Choice("loky", "threading", "multiprocessing", "sequential", "dask"),
 }
