@@ -157,7 +157,8 @@ def _failed(chapter: Chapter, error: Exception, chapters: Sequence[Chapter], pat
     when = time.strftime("%Y-%m-%d %H:%M")
     mark_pages_stale(paths, [chapter.docname],
                      f"The last run of this chapter ({when}, profile {profile}) failed: "
-                     f"{last_line}. Its previous outputs were moved to {_shown(paths.stale)}.")
+                     f"{last_line}. Its previous outputs were moved to "
+                     f"{paths.stale.relative_to(paths.root)}/.")
     try:   # the pages using its results, in this run or elsewhere in the book
         book = [c for c in book_chapters() if c.docname not in {o.docname for o in chapters}]
     except (OSError, ValueError):
