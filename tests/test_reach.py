@@ -227,6 +227,15 @@ def io_bytes(payload: bytes):
     return io.BytesIO(payload)
 
 
+def test_collapse_fetch_names_what_it_cannot_fetch(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("COLLAPSE_DATA_DIR", str(tmp_path))
+    assert runner.main(["fetch", "mnist-10k"]) == 2     # offline in the tests
+    assert "images-idx3-ubyte, labels-idx1-ubyte of 10,000 MNIST digits" in \
+        capsys.readouterr().err
+    assert runner.main(["fetch", "cifar"]) == 2
+    assert "unknown dataset(s) ['cifar']" in capsys.readouterr().err
+
+
 def test_the_runner_fetches_the_datasets_a_chapter_setting_names():
     assert data.datasets_in({"dataset": "mnist-10k", "n_seeds": 3}) == ["mnist-10k"]
     assert data.datasets_in({"dataset": "digits", "eval_dataset": "mnist"}) == ["mnist"]
@@ -283,7 +292,7 @@ def test_a_chapters_jobs_on_a_dask_cluster_equal_local_processes(cluster, monkey
 
 
 def test_the_scheduler_is_checked_before_any_work(cluster):
-    assert jobs.check_scheduler(cluster) == 2
+    assert sorted(jobs.check_scheduler(cluster).values()) == [1, 1]
     with pytest.raises(ValueError, match="must look like tcp://host:8786"):
         jobs.check_scheduler("localhost")
     with pytest.raises(ValueError, match="cannot reach the Dask scheduler"):

@@ -126,10 +126,10 @@ def _import_distributed():
     return distributed
 
 
-def check_scheduler(address: str, timeout: float = 10.0) -> int:
+def check_scheduler(address: str, timeout: float = 10.0) -> dict[str, int]:
     """Check that a Dask scheduler answers at ``address`` (``tcp://host:port``) and has workers;
-    returns how many. ValueError says what is wrong (malformed, extra not installed,
-    unreachable, no workers) before any work starts."""
+    returns their threads (worker address -> threads). ValueError says what is wrong
+    (malformed, extra not installed, unreachable, no workers) before any work starts."""
     if not re.fullmatch(r"(tcp|tls|ws|wss|ucx)://[^\s/]+:\d+", str(address)):
         raise ValueError(f"Dask scheduler address {address!r} must look like "
                          f"tcp://host:8786 (schemes: tcp, tls, ws, wss, ucx)")
@@ -139,10 +139,10 @@ def check_scheduler(address: str, timeout: float = 10.0) -> int:
         raise ValueError(str(error)) from None
     try:
         with distributed.Client(address, timeout=f"{timeout}s", set_as_default=False) as client:
-            workers = len(client.nthreads())
+            workers = dict(client.nthreads())
     except (OSError, TimeoutError) as error:
         raise ValueError(f"cannot reach the Dask scheduler at {address}: {error}") from None
-    if workers == 0:
+    if not workers:
         raise ValueError(f"the Dask scheduler at {address} has no workers: start some, e.g. "
                          f".venv/bin/dask worker {address} --nthreads 1 --nworkers 2")
     return workers

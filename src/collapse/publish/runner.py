@@ -370,6 +370,10 @@ def _parser() -> argparse.ArgumentParser:
                          "into <output root>/_build/runs/<profile>/, never into a built book")
     run.add_argument("chapters", nargs="+", type=Path, help="chapter files, e.g. book/gaussian.md")
     sub.add_parser("list", help="list the chapters of the toc and their parameters")
+    fetch = sub.add_parser("fetch", help="fetch the datasets missing from the data root "
+                           "($COLLAPSE_DATA_DIR) from their canonical sources (sha256-checked)")
+    fetch.add_argument("datasets", nargs="*", metavar="DATASET",
+                       help=f"any of {', '.join(data.DATASETS)} (default: all)")
     clean = sub.add_parser("clean", parents=[folder], help="remove what no build needs")
     clean.add_argument("--checkpoints", action="store_true", required=True,
                        help="remove the checkpoint folders under each build folder's cache/ "
@@ -407,6 +411,19 @@ def _clean(root: Path, wait: float, dry_run: bool) -> None:
           + (" (dry run: nothing removed)" if dry_run else " removed"), file=sys.stderr)
 
 
+def _fetch(names: Sequence[str]) -> int:
+    unknown = sorted(set(names) - set(data.DATASETS))
+    if unknown:
+        raise ValueError(f"unknown dataset(s) {unknown}; allowed: {', '.join(data.DATASETS)}")
+    for name in names:
+        try:
+            print(f"{name}: {data.fetch(name)}", file=sys.stderr)
+        except data.DataError as error:
+            print(f"\nERROR: {error}", file=sys.stderr)
+            return 2
+    return 0
+
+
 def _use_scheduler(address: str | None) -> None:
     """Check the Dask scheduler (reachable, with workers) and hand it to every kernel."""
     if not address:
@@ -414,8 +431,12 @@ def _use_scheduler(address: str | None) -> None:
     from ..core.jobs import check_scheduler
     workers = check_scheduler(address)
     os.environ[SCHEDULER] = address
-    print(f"Dask scheduler {address}: {workers} worker(s); every chapter's jobs run there",
+    print(f"Dask scheduler {address}: {len(workers)} worker(s); every chapter's jobs run there",
           file=sys.stderr)
+    if max(workers.values()) > 1:
+        print("note: workers with several threads run several jobs in one process, whose "
+              "thread pinning then overlaps (numbers may differ in the last bits from local "
+              "processes); start them with --nthreads 1", file=sys.stderr)
 
 
 def copy_needed_results(chapters: Sequence[Chapter], paths: BuildPaths) -> list[str]:
@@ -463,6 +484,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "list":
             _list_chapters()
             return 0
+        if arguments.command == "fetch":
+            return _fetch(arguments.datasets or list(data.DATASETS))
         root = arguments.output_root.resolve()
         if arguments.command == "clean":
             _clean(root, arguments.wait, arguments.dry_run)
