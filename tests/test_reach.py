@@ -24,7 +24,7 @@ import pytest
 
 from collapse.core import data, jobs, progress
 from collapse.publish import progress as terminal
-from collapse.publish import runner
+from collapse.publish import cache, runner
 from conftest import FIXTURES
 
 GOOD = b"the real data\n" * 50
@@ -378,7 +378,7 @@ def test_each_profile_and_collapse_run_have_their_own_folders(tmp_path):
 def test_the_footer_rerun_command_writes_beside_the_book(monkeypatch):
     from collapse.publish import records
     chapter = runner.chapter_from_path(Path(runner.PROJECT_ROOT / "book" / "gaussian.md"))
-    command = runner.rerun_command(chapter, "book", {"n_seeds": 50, "sample_sizes": [10, 20]})
+    command = runner.run_command(chapter, "book", {"n_seeds": 50, "sample_sizes": [10, 20]})
     assert command == ("collapse run book/gaussian.md --profile book -p n_seeds=50 "
                        "-p 'sample_sizes=[10, 20]'")
     monkeypatch.setenv(records.RERUN, command)
@@ -414,7 +414,7 @@ def test_a_rerun_never_changes_the_book_and_pages_never_outlive_their_results(mi
         runner.run_chapters(chapters, "smoke", {"tiny": {"draws": 60},
                                                 "tiny2": {"fail": True}}, paths)
     assert failure.value.report["tiny"]["status"] == "ran"
-    runner.mark_outdated(chapters, failure.value.report, paths, "a chapter failed")
+    cache.mark_outdated(chapters, failure.value.report, paths, "a chapter failed")
     for name in ("tiny", "claims"):
         marked = (paths.html / "book" / f"{name}.html").read_text()
         assert "ran again" in marked and "a chapter failed" in marked, name

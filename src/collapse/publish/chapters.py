@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import shlex
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -199,6 +201,47 @@ class BuildPaths:
 
     def executed(self, chapter: Chapter) -> Path:
         return self.site / f"{chapter.docname}.ipynb"
+
+
+def run_command(chapter: Chapter, profile: str, overrides: dict) -> str:
+    """The command that reruns ``chapter`` as this build runs it, into ``_build/runs/``
+    (shown in the chapter's footer: following it never overwrites the book)."""
+    try:
+        source = str(chapter.source.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        source = str(chapter.source)
+    words = ["collapse", "run", source, "--profile", profile]
+    for name, value in overrides.items():
+        shown = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+        words += ["-p", f"{name}={shown.removesuffix('...').strip()}"]
+    return shlex.join(words)
+
+
+def build_folders(root: Path) -> list[BuildPaths]:
+    """Every build folder under ``root/_build`` that exists: each profile's book and runs."""
+    folders = [BuildPaths(root, profile, scratch) for scratch in (False, True)
+               for profile in profiles.PROFILE_NAMES]
+    return [paths for paths in folders if paths.cache.is_dir()]
+
+
+def copy_needed_results(chapters: Sequence[Chapter], paths: BuildPaths) -> list[str]:
+    """For ``collapse run``: the results (and artifacts) of chapters the run needs but does not
+    run, copied from the same profile's book when the run's folder has none. Returns their
+    names."""
+    book = BuildPaths(paths.root, paths.profile)
+    running = {chapter.name for chapter in chapters}
+    copied = []
+    for need in sorted({need for chapter in chapters for need in chapter.needs} - running):
+        source, target = book.results / f"{need}.json", paths.results / f"{need}.json"
+        if target.is_file() or not source.is_file():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        for artifact in sorted((book.results / "artifacts").glob(f"{need}-*")):
+            (paths.results / "artifacts").mkdir(exist_ok=True)
+            shutil.copy2(artifact, paths.results / "artifacts" / artifact.name)
+        copied.append(need)
+    return copied
 
 
 PROFILE_HINT = "'profile' is not a parameter to override: choose it with --profile"

@@ -53,8 +53,9 @@ from ..core.io import PROJECT_ROOT
 from ..core.jobs import SCHEDULER
 from ..core.progress import PROGRESS_LOG
 from . import cache
-from .chapters import (BuildPaths, Chapter, book_chapters, chapter_from_path, check_overrides,
-                       notebook_parameters, split_overrides)
+from .chapters import (BuildPaths, Chapter, book_chapters, build_folders, chapter_from_path,
+                       check_overrides, copy_needed_results, notebook_parameters, run_command,
+                       split_overrides)
 from .execution import ChapterFailed, Execution
 from .lock import BuildBusy, BuildLock
 from . import profiles
@@ -64,8 +65,8 @@ from .records import RERUN
 from .site import BookBuildFailed, build_html, mark_pages_stale, stage_site
 
 __all__ = ["main", "run_chapters", "BuildInterrupted", "ChapterFailed", "BuildPaths",
-           "book_chapters", "notebook_parameters", "split_overrides", "stage_site",
-           "build_html", "configure_environment"]
+           "run_command", "book_chapters", "notebook_parameters", "split_overrides",
+           "stage_site", "build_html", "configure_environment"]
 
 CACHE_VARIABLES = {  # tool caches kept inside the project (nothing written under ~)
     "MPLCONFIGDIR": "matplotlib", "IPYTHONDIR": "ipython", "JUPYTER_DATA_DIR": "jupyter",
@@ -179,20 +180,6 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def rerun_command(chapter: Chapter, profile: str, overrides: dict) -> str:
-    """The command that reruns ``chapter`` as this build runs it, into ``_build/runs/``
-    (shown in the chapter's footer: following it never overwrites the book)."""
-    try:
-        source = str(chapter.source.resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        source = str(chapter.source)
-    words = ["collapse", "run", source, "--profile", profile]
-    for name, value in overrides.items():
-        shown = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
-        words += ["-p", f"{name}={shown.removesuffix('...').strip()}"]
-    return shlex.join(words)
-
-
 def fetch_data(chapter: Chapter, profile: str, overrides: dict, progress: Progress) -> None:
     """Fetch the datasets a chapter's settings name (``dataset``, ``*_dataset``) when they are
     missing from the data root, before its kernel starts (:func:`collapse.core.data.fetch`).
@@ -262,7 +249,7 @@ def run_chapters(chapters: Sequence[Chapter], profile: str, overrides: dict, pat
         log.write_text("")
         watches[chapter.name] = ChapterWatch(chapter.name, log, every=progress_every)
         environment.update({PROGRESS_LOG: str(log),
-                            RERUN: rerun_command(chapter, profile, chosen)})
+                            RERUN: run_command(chapter, profile, chosen)})
         execution = Execution(chapter, profile, chosen, paths, environment=environment)
         running[pool.submit(execution.run)] = (execution, run)
 
@@ -391,13 +378,6 @@ def _list_chapters() -> None:
               f"{'':18s} parameters: {parameters}")
 
 
-def build_folders(root: Path) -> list[BuildPaths]:
-    """Every build folder under ``root/_build`` that exists: each profile's book and runs."""
-    folders = [BuildPaths(root, profile, scratch) for scratch in (False, True)
-               for profile in PROFILE_NAMES]
-    return [paths for paths in folders if paths.cache.is_dir()]
-
-
 def _clean(root: Path, wait: float, dry_run: bool) -> None:
     removed = []
     for paths in build_folders(root):
@@ -437,43 +417,6 @@ def _use_scheduler(address: str | None) -> None:
         print("note: workers with several threads run several jobs in one process, whose "
               "thread pinning then overlaps (numbers may differ in the last bits from local "
               "processes); start them with --nthreads 1", file=sys.stderr)
-
-
-def copy_needed_results(chapters: Sequence[Chapter], paths: BuildPaths) -> list[str]:
-    """For ``collapse run``: the results (and artifacts) of chapters the run needs but does not
-    run, copied from the same profile's book when the run's folder has none. Returns their
-    names."""
-    book = BuildPaths(paths.root, paths.profile)
-    running = {chapter.name for chapter in chapters}
-    copied = []
-    for need in sorted({need for chapter in chapters for need in chapter.needs} - running):
-        source, target = book.results / f"{need}.json", paths.results / f"{need}.json"
-        if target.is_file() or not source.is_file():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
-        for artifact in sorted((book.results / "artifacts").glob(f"{need}-*")):
-            (paths.results / "artifacts").mkdir(exist_ok=True)
-            shutil.copy2(artifact, paths.results / "artifacts" / artifact.name)
-        copied.append(need)
-    return copied
-
-
-def mark_outdated(chapters: Sequence[Chapter], report: dict, paths: BuildPaths,
-                  why: str) -> list[Path]:
-    """Warn at the top of the built pages of the chapters that ran (and of the pages using
-    their results) that they are older than the results files: the HTML was not rebuilt."""
-    ran = [chapter for chapter in chapters if report.get(chapter.name, {}).get("status") == "ran"]
-    if not ran or not paths.html.is_dir():
-        return []
-    when = time.strftime("%Y-%m-%d %H:%M")
-    docnames = {chapter.docname for chapter in ran}
-    docnames |= {other.docname for chapter in ran for other in cache.dependents(chapter,
-                                                                                chapters)}
-    return mark_pages_stale(paths, sorted(docnames),
-                            f"Chapters shown here ran again ({when}, profile {paths.profile}) "
-                            f"but the HTML was not rebuilt ({why}): this page may show "
-                            f"numbers older than the results files. Build the book again.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -527,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(("built" if built else "up to date:") + f" {paths.html / 'index.html'} "
                       f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
             elif arguments.command == "build":
-                mark_outdated(chapters, report, paths, "collapse build --no-html")
+                cache.mark_outdated(chapters, report, paths, "collapse build --no-html")
         return 0
     except BuildInterrupted as error:
         _outdated(chapters, error, paths, "the build was interrupted")
@@ -557,7 +500,7 @@ def _outdated(chapters, error_or_report, paths: BuildPaths | None, why: str) -> 
     report = error_or_report if isinstance(error_or_report, dict) else \
         getattr(error_or_report, "report", {})
     if paths is not None and not paths.scratch and report:
-        mark_outdated(chapters, report, paths, why)
+        cache.mark_outdated(chapters, report, paths, why)
 
 
 if __name__ == "__main__":
