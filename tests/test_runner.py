@@ -117,7 +117,9 @@ def test_command_line_exit_codes(mini, monkeypatch, capsys, tmp_path):
     assert runner.main(["run", chapter, "-p", "n_sedes=3", *out]) == 2
     assert "n_sedes" in capsys.readouterr().err
     assert runner.main(["run", chapter, "--profile", "smoke", "-p", "draws=20", *out]) == 0
-    assert json.loads((paths.results / "tiny.json").read_text())["metrics"]["draws"] == 20
+    scratch = runner.BuildPaths(paths.root, "smoke", scratch=True)   # never the book's folder
+    assert json.loads((scratch.results / "tiny.json").read_text())["metrics"]["draws"] == 20
+    assert not paths.results.exists()
 
 
 def test_overrides_are_parsed_as_yaml_and_routed_to_chapters(mini):

@@ -13,8 +13,10 @@ after its last successful run) still matches everything its output depends on:
 
 A run that fails or is interrupted moves the chapter's previous outputs aside
 (``<build>/stale/``) and marks its HTML page, and the pages that use its results, as from an
-earlier run (:func:`collapse.publish.site.mark_pages_stale`). Checkpoint folders the loop
-wrote are noted per run; :func:`prune_checkpoints` removes those no record points to.
+earlier run (:func:`collapse.publish.site.mark_pages_stale`); so does :func:`mark_outdated` for
+the pages of chapters that ran again when the HTML was not rebuilt after them. Checkpoint
+folders the loop wrote are noted per run; :func:`prune_checkpoints` removes those no record
+points to.
 """
 from __future__ import annotations
 
@@ -26,11 +28,12 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from ..core.data import data_root
 from ..core.io import CHECKPOINT_LOG, DATA_LOG, atomic_write_bytes, sha256_of
 from .chapters import BuildPaths, Chapter
+from .site import mark_pages_stale
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/collapse
 
@@ -310,3 +313,19 @@ def prune_checkpoints(paths: BuildPaths, dry_run: bool = False) -> list[tuple[Pa
 def dependents(chapter: Chapter, chapters: Iterable[Chapter]) -> list[Chapter]:
     """The chapters that read ``chapter``'s results."""
     return [other for other in chapters if chapter.name in other.needs]
+
+
+def mark_outdated(chapters: Sequence[Chapter], report: dict, paths: BuildPaths,
+                  why: str) -> list[Path]:
+    """Warn at the top of the built pages of the chapters that ran (and of the pages using
+    their results) that they are older than the results files: the HTML was not rebuilt."""
+    ran = [chapter for chapter in chapters if report.get(chapter.name, {}).get("status") == "ran"]
+    if not ran or not paths.html.is_dir():
+        return []
+    when = time.strftime("%Y-%m-%d %H:%M")
+    docnames = {chapter.docname for chapter in ran}
+    docnames |= {other.docname for chapter in ran for other in dependents(chapter, chapters)}
+    return mark_pages_stale(paths, sorted(docnames),
+                            f"Chapters shown here ran again ({when}, profile {paths.profile}) "
+                            f"but the HTML was not rebuilt ({why}): this page may show "
+                            f"numbers older than the results files. Build the book again.")

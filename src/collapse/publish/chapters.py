@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import shlex
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -146,15 +148,29 @@ def overridable_parameters(path: Path) -> set[str]:
     return notebook_parameters(path) - {"profile"}
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class BuildPaths:
-    """Where one build puts its files (``root`` is the output root holding ``_build``)."""
+    """Where one build puts its files. ``root`` is the output root holding ``_build``; each
+    profile has a build folder of its own, so no run ever writes over another profile's book:
+
+        <root>/_build/                 the book (profile ``book``): site/, results/, cache/,
+                                       stale/, work/, html/
+        <root>/_build/<profile>/       the same for another profile (its HTML in _build/html)
+        <root>/_build/runs/<profile>/  ``collapse run``: chapters run outside the book (no HTML)
+    """
 
     root: Path
+    profile: str = "book"
+    scratch: bool = False     # a `collapse run` folder, never the book's
 
     @property
     def build(self) -> Path:
-        return self.root / "_build"
+        """This build's folder."""
+        if self.scratch:
+            return self.root / "_build" / "runs" / self.profile
+        if self.profile == "book":
+            return self.root / "_build"
+        return self.root / "_build" / self.profile
 
     @property
     def site(self) -> Path:
@@ -166,15 +182,21 @@ class BuildPaths:
 
     @property
     def cache(self) -> Path:
+        """Records of each chapter's last successful run, checkpoints, the HTML stamp."""
         return self.build / "cache"
 
     @property
+    def html_output(self) -> Path:
+        """The folder Jupyter Book writes ``_build/html`` into."""
+        return self.root if self.build == self.root / "_build" else self.build
+
+    @property
     def html(self) -> Path:
-        return self.build / "html"
+        return self.html_output / "_build" / "html"
 
     @property
     def work(self) -> Path:
-        """Scratch files of running chapters (their data and checkpoint logs)."""
+        """Scratch files of running chapters (their data, checkpoint and progress logs)."""
         return self.build / "work"
 
     @property
@@ -188,6 +210,47 @@ class BuildPaths:
 
     def executed(self, chapter: Chapter) -> Path:
         return self.site / f"{chapter.docname}.ipynb"
+
+
+def run_command(chapter: Chapter, profile: str, overrides: dict) -> str:
+    """The command that reruns ``chapter`` as this build runs it, into ``_build/runs/``
+    (shown in the chapter's footer: following it never overwrites the book)."""
+    try:
+        source = str(chapter.source.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        source = str(chapter.source)
+    words = ["collapse", "run", source, "--profile", profile]
+    for name, value in overrides.items():
+        shown = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+        words += ["-p", f"{name}={shown.removesuffix('...').strip()}"]
+    return shlex.join(words)
+
+
+def build_folders(root: Path) -> list[BuildPaths]:
+    """Every build folder under ``root/_build`` that exists: each profile's book and runs."""
+    folders = [BuildPaths(root, profile, scratch) for scratch in (False, True)
+               for profile in profiles.PROFILE_NAMES]
+    return [paths for paths in folders if paths.cache.is_dir()]
+
+
+def copy_needed_results(chapters: Sequence[Chapter], paths: BuildPaths) -> list[str]:
+    """For ``collapse run``: the results (and artifacts) of chapters the run needs but does not
+    run, copied from the same profile's book when the run's folder has none. Returns their
+    names."""
+    book = BuildPaths(paths.root, paths.profile)
+    running = {chapter.name for chapter in chapters}
+    copied = []
+    for need in sorted({need for chapter in chapters for need in chapter.needs} - running):
+        source, target = book.results / f"{need}.json", paths.results / f"{need}.json"
+        if target.is_file() or not source.is_file():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        for artifact in sorted((book.results / "artifacts").glob(f"{need}-*")):
+            (paths.results / "artifacts").mkdir(exist_ok=True)
+            shutil.copy2(artifact, paths.results / "artifacts" / artifact.name)
+        copied.append(need)
+    return copied
 
 
 PROFILE_HINT = "'profile' is not a parameter to override: choose it with --profile"

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -70,9 +72,14 @@ class KernelHandle:
         self._signal(signal.SIGKILL)
 
 
-def _kernel_manager(handle: KernelHandle, environment: Mapping[str, str], cwd: Path):
+def _kernel_manager(handle: KernelHandle, environment: Mapping[str, str], cwd: Path,
+                    sockets: Path):
     """An AsyncKernelManager that starts the kernel with ``environment`` in ``cwd`` and tells
-    ``handle`` its pid; it remembers its clients so their sockets can be closed."""
+    ``handle`` its pid; it remembers its clients so their sockets can be closed.
+
+    The kernel talks to the runner over Unix sockets in the private folder ``sockets`` (IPC
+    transport), not over TCP: no port is opened, and the kernel has no reason to warn that it
+    "is running over TCP without encryption"."""
     from jupyter_client.manager import AsyncKernelManager
 
     class ChapterKernelManager(AsyncKernelManager):
@@ -90,7 +97,8 @@ def _kernel_manager(handle: KernelHandle, environment: Mapping[str, str], cwd: P
             self.clients.append(made)
             return made
 
-    manager = ChapterKernelManager(kernel_name="python3")
+    manager = ChapterKernelManager(kernel_name="python3", transport="ipc",
+                                   ip=str(sockets / "kernel"))
     manager.clients = []
     return manager
 
@@ -138,7 +146,8 @@ class Execution:
 
         chapter, target = self.chapter, self.paths.executed(self.chapter)
         self.started = time.perf_counter()
-        manager = _kernel_manager(self.handle, self.environment, chapter.source.parent)
+        sockets = Path(tempfile.mkdtemp(prefix="collapse-kernel-"))  # (short socket paths)
+        manager = _kernel_manager(self.handle, self.environment, chapter.source.parent, sockets)
         try:
             notebook = papermill.execute_notebook(
                 jupytext.read(chapter.source), None,
@@ -152,6 +161,7 @@ class Execution:
                                 f"{type(error).__name__}: {error}") from None
         finally:
             _close(manager)
+            shutil.rmtree(sockets, ignore_errors=True)
         elapsed = time.perf_counter() - self.started
         tidy_executed_notebook(notebook)
         atomic_write_bytes(target, nbformat.writes(notebook).encode())

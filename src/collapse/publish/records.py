@@ -12,7 +12,8 @@ the chapter (through ``myst_nb.glue``: computed at the end, pasted at the top), 
 collapsed block of the reproducibility footer.
 
 The results directory is ``$COLLAPSE_RESULTS_DIR`` when set (the runner and the tests set it),
-else ``<project root>/_build/results``.
+else ``<project root>/_build/runs/interactive/results`` (a chapter run by hand in Jupyter never
+writes into a built book).
 """
 from __future__ import annotations
 
@@ -45,10 +46,22 @@ VERSIONED_PACKAGES = ("numpy", "scipy", "matplotlib", "scikit-learn", "torch", "
                       "tokenizers", "papermill", "jupyter-book")
 
 
+#: the environment variable holding the command that reruns a chapter as the runner ran it
+RERUN = "COLLAPSE_RERUN"
+
+
 def results_dir() -> Path:
     """Where chapters write their results files."""
     configured = os.environ.get("COLLAPSE_RESULTS_DIR")
-    return Path(configured) if configured else PROJECT_ROOT / "_build" / "results"
+    return Path(configured) if configured else PROJECT_ROOT / "_build" / "runs" / "interactive" \
+        / "results"
+
+
+def rerun_command(chapter: str, profile: str) -> str:
+    """How to rerun a chapter: the runner's exact command (``$COLLAPSE_RERUN``: profile and
+    overrides), else ``collapse run book/<chapter>.md --profile <profile>``. Either writes to
+    ``_build/runs/<profile>/``, never over a built book."""
+    return os.environ.get(RERUN) or f"collapse run book/{chapter}.md --profile {profile}"
 
 
 def package_versions(names: Iterable[str] = VERSIONED_PACKAGES) -> dict[str, str]:
@@ -345,7 +358,8 @@ class ChapterRecord:
             f"{os.cpu_count()} CPUs\n\n"
             f"**Versions**: {versions}\n\n"
             f"**Downloads**: {downloads}\n\n"
-            f"Rerun: `collapse run book/{self.chapter}.md --profile {self.profile}`.\n\n"
+            f"Rerun: `{rerun_command(self.chapter, self.profile)}` (writes to "
+            f"`_build/runs/{self.profile}/`, never over this book).\n\n"
             + (f"{log}\n\n" if log else "")
             + "::::\n")
 

@@ -101,7 +101,7 @@ def build_html(paths: BuildPaths, site_digest: str, force: bool = False) -> bool
     from .sphinx_extension import BOOK_PDF
     (paths.html / BOOK_PDF).unlink(missing_ok=True)  # a PDF never outlives the pages it shows
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(paths.site),
-               "--path-output", str(paths.root), "--builder", "html", "-W", "--keep-going",
+               "--path-output", str(paths.html_output), "--builder", "html", "-W", "--keep-going",
                "--quiet"]
     completed = subprocess.run(command, capture_output=True, text=True)
     if completed.returncode != 0:

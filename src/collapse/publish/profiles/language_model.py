@@ -134,7 +134,7 @@ PROFILES = {
 }
 
 # What each overridable setting may be (checked before any cell runs; see spec.py). The
-# backends are joblib's own; a cluster backend belongs here once it is installed and tested.
+# backends are joblib's own and "dask" (collapse.core.jobs: a Dask cluster; tests/test_reach.py).
 class _ArmSwitch(Spec):
     """``false`` switches an arm off; otherwise the profile's own value (null or its settings)."""
 
@@ -154,5 +154,5 @@ SCHEMA = {
     "n_generations": Integer(minimum=1),
     "prompt_source": Choice("original", "current"),
     "n_jobs": Integer(minimum=1),
-    "backend": Choice("loky", "threading", "multiprocessing", "sequential"),
+    "backend": Choice("loky", "threading", "multiprocessing", "sequential", "dask"),
 }
