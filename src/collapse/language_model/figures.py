@@ -136,7 +136,7 @@ def figure_1(arm: LMRun, bins: int = 30):
     if len(settings_shown) > 1:
         axes[0, 1].sharey(axes[1, 1])
         axes[0, 1].autoscale()
-    plotting.legend_below(fig, ncols=3, fontsize=8)
+    plotting.legend_below(fig, ncols=3, fontsize=8, handlelength=3)
     return fig
 
 
@@ -168,7 +168,7 @@ def figure_test_perplexity(arm: LMRun, title: str = "", ratio: bool = True):
         _ticks(ax, x)
     axes[0, 0].set_title(title or f"mean ± sd over {arm.settings['n_seeds']} seed(s)",
                          fontsize=9.5)
-    plotting.legend_below(fig, ncols=2, fontsize=8)
+    plotting.legend_below(fig, ncols=2, fontsize=8, handlelength=3)
     return fig
 
 
@@ -188,7 +188,7 @@ def figure_next_token(arm: LMRun):
     axes[0, 1].set_ylabel("top-1 probability mass on test text")
     for ax in axes[0]:
         _ticks(ax, x)
-    plotting.legend_below(fig, ncols=2, fontsize=8)
+    plotting.legend_below(fig, ncols=2, fontsize=8, handlelength=3)
     return fig
 
 
