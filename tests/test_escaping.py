@@ -11,7 +11,7 @@ import pytest
 from collapse.core.loop import run_generations
 from collapse.core.policies import MixReal
 from collapse.core.seeds import rng_for
-from collapse.escaping import (claims, declare_claims, evaluate_claims, experiments,
+from collapse.escaping import (claims, declare_claims, evaluate_claims, experiments, figures,
                                record_metrics, text)
 from collapse.escaping.comparison import (FIXED_REPLACE_LABEL, GROWING_LABEL,
                                           FamilyComparison, FamilyRun)
@@ -197,11 +197,21 @@ def test_claims_follow_the_effects(tmp_path):
     assert "vae ×0.7 vs ×0.8" in record.claims["growing-slows"].measured
     # the summary has a column per family; a policy run for one family only is n/a elsewhere
     table = text.summary_markdown(runs)
-    assert table.splitlines()[0] == "|  | gaussian | discrete | gmm | vae |"
+    assert table.splitlines()[0] == "|  | Gaussian | discrete | GMM | VAE |"
     assert "| `replace, fixed M₀ images` | n/a | n/a | n/a | 0.8 |" in table
     assert "| `accumulate` | 1.5 | **1** | 1.5 | **1** |" in table
     assert record.metrics["real_fraction_needed"]["gaussian"]["fraction"] == 1.0
     assert record.save(tmp_path).exists()
+    # the key-results numbers and the figures drawn from the same runs
+    headlines = text.key_results(runs)
+    assert len(headlines) == 3 and "Gaussian ×20" in next(iter(headlines.values()))
+    assert headlines["Real fraction needed to stay within ±10%"].startswith("Gaussian 1, ")
+    for draw in (figures.families_figure, figures.growing_figure, figures.fractions_figure):
+        fig = draw(runs)
+        ticks = fig.axes[0].get_xticks()
+        if draw is not figures.fractions_figure:  # generation axes: integer ticks
+            assert np.all(ticks == np.round(ticks))
+        figures.plotting.plt.close(fig)
 
 
 @pytest.mark.filterwarnings("ignore:An input array is constant")  # ρ undefined: fails

@@ -637,3 +637,20 @@ def test_gate_chooses_the_first_candidate_that_passes():
     assert result.chosen_index == 1 and result.passed
     failing = SweepResult(rows[:1], 100.0, gate)
     assert failing.chosen_index == 0 and not failing.passed
+
+
+def test_figure_1_and_the_key_results_on_drawn_runs():
+    """The chapter's first figure (Figure 1b/c's analogue: histograms left, ratios right, one
+    row per setting, integer generation ticks) and its key-results numbers, from drawn runs."""
+    from collapse.language_model import figures
+
+    runs = synthetic_runs(True)
+    fig = figures.figure_1(runs.small)
+    histograms, ratios = fig.axes[0], fig.axes[1]
+    assert len(fig.axes) == 4 and histograms.get_xscale() == "log"
+    ticks = ratios.get_xticks()
+    assert np.all(ticks == np.round(ticks)) and ratios.get_xticklabels()[0].get_text() == "Real"
+    headlines = figures.key_results(runs)
+    assert len(headlines) == 3 and all(isinstance(value, str) for value in headlines.values())
+    assert not any("{'" in value or "Claim(" in value for value in headlines.values())
+    figures.plotting.plt.close(fig)

@@ -10,7 +10,8 @@ from ..gmm.family import setup_named
 from .comparison import FAMILY_METRICS, FIXED_REPLACE_LABEL, GROWING_LABEL, FamilyComparison
 from .experiments import EscapingRuns, vae_reuse, vae_settings
 
-__all__ = ["seeds_summary", "setup_markdown", "run_notes", "fraction_needed_text",
+__all__ = ["seeds_summary", "setup_markdown", "run_notes", "key_results", "FAMILY_NAMES",
+           "fraction_needed_text",
            "summary_markdown", "family_sentences", "gaussian_threshold_markdown",
            "plateau_markdown", "vae_sample_size_markdown", "POLICY_CLAIM_WORDS",
            "related_claims", "NO_RELATED_RESULTS"]
@@ -27,7 +28,8 @@ def _images(settings: Mapping[str, Any]) -> str:
 def seeds_summary(settings: Mapping[str, Any]) -> str:
     """The seed counts of the results file's ``seeds`` entry."""
     return (f"{settings['gaussian_seeds']} Gaussian, {settings['discrete_chains']} discrete, "
-            f"{settings['gmm_seeds']} GMM, {settings['vae_seeds']} VAE")
+            f"{settings['gmm_seeds']} GMM, {settings['vae_seeds']} VAE, "
+            f"{settings['language_model_seeds']} language model")
 
 
 def setup_markdown(settings: Mapping[str, Any]) -> str:
@@ -45,23 +47,28 @@ def setup_markdown(settings: Mapping[str, Any]) -> str:
     pools = (f"{settings['gmm_pool_generations']} for accumulate and growing "
              f"({settings['gmm_pool_seeds']} seeds)")
     rows = [
-        ("Gaussian ({doc}`gaussian`)",
+        ("{doc}`Gaussian <gaussian>`",
          f"M = {settings['gaussian_sample_size']} points of N(0, 1); unbiased mean and variance",
          FAMILY_METRICS["gaussian"].name, settings["gaussian_seeds"],
          settings["n_generations"]),
-        ("discrete ({doc}`discrete`)",
+        ("{doc}`discrete <discrete>`",
          f"Zipf over K = {settings['discrete_states']} states, M = "
          f"{settings['discrete_sample_size']} tokens; exact frequencies",
          FAMILY_METRICS["discrete"].name, settings["discrete_chains"],
          settings["n_generations"]),
-        ("GMM ({doc}`gmm`)",
+        ("{doc}`GMM <gmm>`",
          f"{settings['gmm_points']:,} points of two 2-D Gaussians at (±4, 0); 2-component EM",
          FAMILY_METRICS["gmm"].name, settings["gmm_seeds"],
          f"{settings['n_generations']}; {pools}"),
-        ("VAE ({doc}`vae`)",
+        ("{doc}`VAE <vae>`",
          f"{_images(vae)}; the VAE chapter's convolutional VAE, capacity {vae['capacity']}, "
          f"{_epochs(vae['epochs'])} per generation",
          FAMILY_METRICS["vae"].name, vae_seeds, settings["vae_generations"]),
+        ("{doc}`language model <language_model>`",
+         "that chapter's small OPT on WikiText-2 blocks, at its decoding comparison's scale; "
+         "temperature-1 sampling, the learning rate its regime gate chose",
+         FAMILY_METRICS["language_model"].name, settings["language_model_seeds"],
+         settings["language_model_generations"]),
     ]
     lines = ["| family | data, model | metric (÷ generation 0) | seeds | generations |",
              "|---|---|---|---|---|"]
@@ -86,6 +93,39 @@ def run_notes(runs: EscapingRuns) -> str:
                                         for family, seconds in runs.timings.items())])
 
 
+FAMILY_NAMES = {"gaussian": "Gaussian", "discrete": "discrete", "gmm": "GMM", "vae": "VAE",
+                "language_model": "language model"}
+
+
+def key_results(runs: EscapingRuns) -> dict[str, str]:
+    """The key-results box's headline numbers (label -> value as shown): each family's
+    metric after its N generations ÷ generation 0 under replace and under accumulate, and the
+    smallest real fraction that keeps it within the tolerance."""
+    comparisons, tolerance = runs.comparisons, runs.tolerance
+    n = runs.settings["n_generations"]
+
+    def ratios(label: str) -> str:
+        def length(run) -> str:
+            return "" if run.n_generations == n else f" (N = {run.n_generations})"
+        return ", ".join(f"{FAMILY_NAMES.get(family, family)} ×{c.ratio(label):.3g}"
+                         f"{length(c.runs[label])}"
+                         for family, c in comparisons.items() if label in c.runs)
+
+    def needed(comparison: FamilyComparison) -> str:
+        fraction, below = comparison.fraction_needed(tolerance)
+        if fraction is None:
+            return f"none up to {below:g}"
+        return "0 (replace stays within)" if fraction == 0 else f"{fraction:g}"
+
+    return {
+        f"Metric ÷ generation 0 after N = {n} generations under replace": ratios("replace"),
+        "Under accumulate": ratios("accumulate"),
+        f"Real fraction needed to stay within ±{tolerance:.0%}": ", ".join(
+            f"{FAMILY_NAMES.get(family, family)} {needed(c)}"
+            for family, c in comparisons.items()),
+    }
+
+
 def fraction_needed_text(comparison: FamilyComparison, tolerance: float) -> str:
     """The real fraction a family needs to stay within ``tolerance``, in words."""
     needed, below = comparison.fraction_needed(tolerance)
@@ -106,7 +146,8 @@ def summary_markdown(runs: EscapingRuns) -> str:
                 GROWING_LABEL] + [f"mix_real({f:g})" for f in fractions if f > 0]
     policies = [label for label in policies
                 if any(label in c.runs for c in comparisons.values())]
-    rows = [["", *comparisons], ["metric", *(c.metric.name for c in comparisons.values())],
+    rows = [["", *(FAMILY_NAMES.get(family, family) for family in comparisons)],
+            ["metric", *(c.metric.name for c in comparisons.values())],
             ["generations N", *(str(c.n_generations) for c in comparisons.values())]]
     for label in policies:
         cells = [f"`{label}`"]
@@ -133,8 +174,8 @@ def family_sentences(runs: EscapingRuns) -> str:
     the real fraction needed."""
     tolerance = runs.tolerance
     return "\n".join(
-        f"- **{family}**: replace ×{c.ratio('replace'):.3g}, accumulate "
-        f"×{c.ratio('accumulate'):.3g}, mix_real(0.1) ×{c.ratio('mix_real(0.1)'):.3g}; real "
+        f"- **{FAMILY_NAMES.get(family, family)}**: replace ×{c.ratio('replace'):.3g}, "
+        f"accumulate ×{c.ratio('accumulate'):.3g}, mix_real(0.1) ×{c.ratio('mix_real(0.1)'):.3g}; real "
         f"fraction needed to stay within ±{tolerance:.0%}: "
         f"{fraction_needed_text(c, tolerance)}."
         for family, c in runs.comparisons.items())
@@ -143,9 +184,10 @@ def family_sentences(runs: EscapingRuns) -> str:
 def gaussian_threshold_markdown(runs: EscapingRuns) -> str:
     """The exact recursion's real fraction needed against the simulated W2²'s."""
     settings = runs.settings
-    return (f"For M = {settings['gaussian_sample_size']} and N = {settings['n_generations']} "
-            f"the exact recursion needs f ≥ {runs.gaussian_threshold:.3f} to keep "
-            f"E|μ_N − μ|² within ±{runs.tolerance:.0%} of generation 0; the simulated W2² "
+    return (f"For $M = {settings['gaussian_sample_size']}$ and $N = {settings['n_generations']}$ "
+            f"the exact recursion needs $f \\ge {runs.gaussian_threshold:.3f}$ to keep "
+            f"$\\mathbb E|\\mu_N - \\mu|^2$ within ±{runs.tolerance:.0%} of generation 0; the "
+            f"simulated $W_2^2$ "
             f"(mean *and* spread) needs "
             f"{fraction_needed_text(runs.comparisons['gaussian'], runs.tolerance)}.")
 
@@ -160,7 +202,7 @@ def plateau_markdown(runs: EscapingRuns,
         return f"{label} ×{middle:.3g} → ×{comparison.ratio(label):.3g}"
 
     return "\n".join(
-        f"- **{family}** (generation N/2 → N): " + "; ".join(
+        f"- **{FAMILY_NAMES.get(family, family)}** (generation N/2 → N): " + "; ".join(
             plateau(comparison, label) for label in labels if label in comparison.runs)
         for family, comparison in runs.comparisons.items())
 

@@ -52,7 +52,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
     low, high = PAPER_RATIO_NO_REAL
     record.declare_claim(
         "finetuning-helps", "Fine-tuning the pretrained model on real WikiText-2 lowers its test "
-        "perplexity (the starting point of Figure 1).",
+        "perplexity (the starting point of Figure 1)",
         "zero-shot 115 → 34 after fine-tuning (ratio 0.30)",
         "upper end of the seed-bootstrap interval of generation-0 / zero-shot test perplexity "
         "< 0.95: reproduced; mean < 1: partially",
@@ -62,7 +62,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
     record.declare_claim(
         "degrades-without-real-data", "Without original data, test perplexity degrades "
         "gradually over the generations, by about 20–28 points from 34 (setting a, 5-beam "
-        "search).",
+        "search)",
         f"ratio generation 9 / Real ≈ {low:.2f}–{high:.2f} over 5 runs, rising gradually",
         f"the seed-bootstrap interval of the mean ratio generation {last} / generation 0 "
         f"overlaps the paper's {low:.2f}–{high:.2f} AND the rise is gradual (mean excess at "
@@ -73,7 +73,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         kind="paper", where=FIGURE_1B)
     record.declare_claim(
         "gain-lost", "The degradation undoes a part of what fine-tuning on real text gained "
-        "(setting a): (ppl_last − ppl₀) / (ppl_zero-shot − ppl₀).",
+        "(setting a): (ppl_last − ppl₀) / (ppl_zero-shot − ppl₀)",
         f"(54…62 − 34) / (115 − 34) ≈ {PAPER_GAIN_LOST[0]:.2f}–{PAPER_GAIN_LOST[1]:.2f}",
         f"the seed-bootstrap interval of the mean share at generation {last} overlaps "
         f"{PAPER_GAIN_LOST[0]:.2f}–{PAPER_GAIN_LOST[1]:.2f}: reproduced; it lies above 0: "
@@ -83,7 +83,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         kind="paper", where=FIGURE_1B + " with the text's zero-shot 115 and fine-tuned 34")
     record.declare_claim(
         "real-data-limits-damage", "Keeping a random 10% of the original data makes the "
-        "degradation minor (setting b).",
+        "degradation minor (setting b)",
         f"'minor degradation' (axis 32–42 for Real ≈ 34: ratio ≲ {PAPER_RATIO_KEEP_10PCT:.2f})",
         f"upper end of the interval of the mean excess ratio (ratio − 1) of (b) ≤ half the mean "
         f"excess of (a), and mean ratio (b) ≤ {PAPER_RATIO_KEEP_10PCT:.2f}: reproduced; mean "
@@ -95,7 +95,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
     record.declare_claim(
         "data-become-probable", "The data the generations write are more 'probable' under the "
         "generation-0 model than real text it never trained on (the histograms' mass sits at "
-        "lower perplexity).",
+        "lower perplexity)",
         "Fig. 1b,c: generated data's histograms lie left of the original model's",
         "log(median perplexity of the generated data / median of as many held-out real test "
         f"blocks), both scored by generation 0, per seed: the upper end of its seed-bootstrap "
@@ -107,7 +107,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         kind="paper", where=HISTOGRAMS)
     record.declare_claim(
         "long-error-tail", "Later generations write a long tail of sequences the original model "
-        "finds improbable (setting a): the tail grows against the first generated data.",
+        "finds improbable (setting a): the tail grows against the first generated data",
         "Fig. 1b: 'a much longer tail appears for later generations'",
         f"share of generation {last}'s data (pooled over seeds) above the "
         f"{TAIL_QUANTILE:.0%} quantile of the first generated data of the same seed, both "
@@ -123,7 +123,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
                 "a nominal 1%); the exact exceedance distribution holds the level")
     record.declare_claim(
         "rare-words-forgotten-first", "Tails vanish first: the rare words of the original text "
-        "disappear from the generated data before the frequent ones (setting a).",
+        "disappear from the generated data before the frequent ones (setting a)",
         "early model collapse: 'the tails of the original distribution disappear'",
         f"per seed, the share of the original word types that generation {last}'s data still "
         "contain, divided by the share an equal number of held-out real blocks contain "
@@ -137,7 +137,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
     record.declare_claim(
         "penalty-does-not-help", "A weaker repetition penalty (2.0 instead of the script's 3.0) "
         "does not make collapse weaker; perplexity about doubles (decoding comparison, one "
-        "seed).",
+        "seed)",
         "repetition penalty 2.0: perplexity about doubles, collapse no weaker",
         "decoding comparison (replace, one seed): ratio last / generation 0 with penalty 2.0 ≥ "
         "1.7 and ≥ the ratio with penalty 3.0: reproduced; ≥ the ratio with 3.0 only: partially",
@@ -150,7 +150,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
     record.declare_claim(
         "regime-gate", "Generation 0 writes like the paper's: its beam-search text is about as "
         "diverse as real text and fine-tuning helped (the declared gate, evaluated before any "
-        "collapse curve).",
+        "collapse curve)",
         "OPT-125m's generation 0 writes fluent text (Example 1)",
         "every gate condition holds for the chosen base (see the sweep table): reproduced; "
         "all but one: partially",
@@ -160,7 +160,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
     record.declare_claim(
         "sampling-degrades", "With temperature-1 sampling (no decoding bias: only the "
         "statistical error of finite samples, the paper's main mechanism) test perplexity also "
-        "degrades (setting a).",
+        "degrades (setting a)",
         "the theory: statistical approximation error alone causes collapse",
         f"the seed-bootstrap interval of the mean ratio generation {last} / generation 0 under "
         "sampling lies above 1.05: reproduced; above 1: partially",
@@ -168,7 +168,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         partially_if=lambda v: v["interval"][0] > 1.0, kind="check")
     record.declare_claim(
         "accumulating-limits-damage", "Accumulating all data instead of replacing it keeps the "
-        "degradation smaller, whatever the decoding (a follow-up result; one seed per decoding).",
+        "degradation smaller, whatever the decoding (a follow-up result; one seed per decoding)",
         "Gerstgrasser et al. 2024: accumulating stays bounded, replacing does not",
         "ratio last / generation 0 with accumulate < with replace for every decoding of the "
         "comparison: reproduced; for most of them: partially",
@@ -178,7 +178,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         return
     record.declare_claim(
         "smollm2-finetuning-helps", "On SmolLM2-135M (a real pretrained model of OPT-125m's "
-        "size, reduced CPU scale) fine-tuning on real WikiText-2 lowers test perplexity.",
+        "size, reduced CPU scale) fine-tuning on real WikiText-2 lowers test perplexity",
         "OPT-125m: zero-shot 115 → 34",
         "generation-0 / zero-shot test perplexity (mean over seeds) < 0.95: reproduced; < 1: "
         "partially",
@@ -186,7 +186,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         kind="check")
     record.declare_claim(
         "smollm2-degrades", "On SmolLM2-135M at reduced scale, recursive fine-tuning on its own "
-        "5-beam text without original data degrades test perplexity gradually.",
+        "5-beam text without original data degrades test perplexity gradually",
         "OPT-125m: +20–28 points by generation 9, rising gradually",
         "mean ratio last / generation 0 > 1.05 and mean excess at generation 1 ≤ half the "
         "excess at the last generation: reproduced; ratio > 1.0: partially (fewer generations "

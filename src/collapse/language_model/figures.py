@@ -46,74 +46,136 @@ def mean_sd(ax, x, values, text, color, **kwargs):
         ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.18, linewidth=0)
 
 
-def figure_test_perplexity(arm: LMRun, title: str = ""):
-    """The right-hand panels of Figure 1b/c: test perplexity per generation (left) and its
-    ratio to generation 0 (right), mean ± sd over seeds, every (setting, decoding) of ``arm``."""
-    fig, axes = plotting.subplots(1, 2, width=10.5, height=3.9)
+DECODING_NAMES = {"beam": "5-beam search", "sampling": "temperature-1 sampling"}
+DECODING_COLOURS = {"beam": plotting.color(0), "sampling": plotting.color(2)}
+
+
+def _generation_colours(generations) -> dict[int, object]:
+    """Grey for the real training data (generation 0), then plasma from dark to light."""
+    cmap = plotting.plt.get_cmap("plasma")
+    later = [g for g in generations if g > 0]
+    return {0: "#777777", **{g: cmap(0.8 * rank / max(len(later) - 1, 1))
+                             for rank, g in enumerate(later)}}
+
+
+def _histogram_panel(ax, arm: LMRun, setting: str, decoding: str, edges, generations) -> None:
+    """Share of sequences per log bin of their perplexity under the generation-0 model: the
+    held-out real blocks (black, dashed) and each generation's data (pooled over seeds)."""
+    def draw(values, **style):
+        ax.hist(values, bins=edges, weights=np.full(len(values), 1 / len(values)),
+                histtype="step", **style)
+
+    draw(arm.metric("reference_sequence_perplexity", setting, decoding).ravel(),
+         color="#000000", linestyle="--", linewidth=1.6, label="held-out real text")
+    colours, pooled = _generation_colours(generations), \
+        arm.metric("sequence_perplexity", setting, decoding)
+    for generation in generations:
+        draw(pooled[:, generation].ravel(), color=colours[generation],
+             linewidth=1.9 if generation == 0 else 1.3,
+             label="real training data" if generation == 0 else
+             f"data of generation {generation}")
+    ax.set_xscale("log")
+
+
+def _plain_log_axis(axis, low: float, high: float) -> None:
+    """A log axis labelled in plain numbers: 4 evenly chosen ticks when the range is under a
+    decade (no 2.4×10²), the decades and their 2s, 3s, ... otherwise."""
+    from matplotlib.ticker import FuncFormatter, LogFormatter, MaxNLocator, NullLocator
+
+    if high / low < 10:
+        axis.set_major_locator(MaxNLocator(nbins=4))
+        axis.set_minor_locator(NullLocator())
+        axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    else:
+        axis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+        axis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
+
+
+def _histogram_edges(arm: LMRun, settings_shown, decoding: str, bins: int) -> np.ndarray:
+    """Log-spaced bin edges covering every histogram of ``settings_shown``."""
+    values = [arm.metric(name, setting, decoding).ravel() for setting in settings_shown
+              for name in ("sequence_perplexity", "reference_sequence_perplexity")]
+    everything = np.concatenate(values)
+    return np.logspace(np.log10(everything.min()) - 0.02, np.log10(everything.max()) + 0.02,
+                       bins + 1)
+
+
+def figure_1(arm: LMRun, bins: int = 30):
+    """The analogue of the paper's Figure 1b (top row: no original data) and 1c (bottom row:
+    10% of the original data kept). Left: the perplexity of each generation's data (5-beam
+    search) under the generation-0 model, pooled over seeds, beside held-out real text. Right:
+    test perplexity over generation 0's, mean ± sd over seeds, for each decoding, with the
+    paper's generation-9 range in (a) (grey bar)."""
+    settings_shown = [s for s in ("no_real", "keep_10pct") if (s, "beam") in arm.pairs()]
+    fig, axes = plotting.subplots(len(settings_shown), 2, width=plotting.MAX_WIDTH,
+                                  height=3.0 * len(settings_shown) + 0.9)
+    generations = [g for g in arm.settings["histogram_generations"] if g <= arm.n_generations]
+    edges = _histogram_edges(arm, settings_shown, "beam", bins)
     x = arm.generations
-    for index, (setting, decoding) in enumerate(arm.pairs()):
+    for row, setting in enumerate(settings_shown):
+        left, right = axes[row]
+        _histogram_panel(left, arm, setting, "beam", edges, generations)
+        left.set_ylabel("share of sequences")
+        left.set_title(f"{SETTING_LABELS[setting]}: data written", fontsize=9.5)
+        for decoding in [d for s, d in arm.pairs() if s == setting]:
+            mean_sd(right, x, arm.perplexity_ratio(setting, decoding),
+                    DECODING_NAMES.get(decoding, decoding), DECODING_COLOURS.get(decoding),
+                    linestyle=DECODING_STYLES.get(decoding, "-"))
+        right.axhline(1.0, color="#444444", linewidth=0.8)
+        if setting == "no_real":
+            low, high = PAPER_RATIO_NO_REAL
+            right.fill_between([x[-1] + 0.25, x[-1] + 0.55], low, high, color="#777777",
+                               alpha=0.45, linewidth=0, label="paper (a), its generation 9")
+        right.set_ylabel("test perplexity / generation 0")
+        right.set_title(f"{SETTING_LABELS[setting]}: test perplexity", fontsize=9.5)
+        _ticks(right, x)
+    axes[-1, 0].set_xlabel("perplexity of a sequence under the generation-0 model")
+    for ax in axes[:, 0]:
+        ax.set_xlim(edges[0], edges[-1])
+        _plain_log_axis(ax.xaxis, edges[0], edges[-1])
+    if len(settings_shown) > 1:
+        axes[0, 1].sharey(axes[1, 1])
+        axes[0, 1].autoscale()
+    plotting.legend_below(fig, ncols=3, fontsize=8, handlelength=3)
+    return fig
+
+
+def figure_test_perplexity(arm: LMRun, title: str = "", ratio: bool = True):
+    """The right-hand panels of Figure 1b/c, every (setting, decoding) of ``arm`` in one
+    panel: test perplexity per generation with the base model before fine-tuning (dotted),
+    and with ``ratio`` its ratio to generation 0 beside it (grey bar: the paper's generation-9
+    range in (a)); mean ± sd over seeds."""
+    fig, axes = plotting.subplots(1, 2 if ratio else 1, width=plotting.MAX_WIDTH if ratio
+                                  else 5.6, height=3.6)
+    x = arm.generations
+    for setting, decoding in arm.pairs():
         style = {"linestyle": DECODING_STYLES.get(decoding, "-")}
         color = plotting.color(list(arm.settings["settings"]).index(setting))
         mean_sd(axes[0, 0], x, arm.metric("test_perplexity", setting, decoding),
                 label(setting, decoding), color, **style)
-        mean_sd(axes[0, 1], x, arm.perplexity_ratio(setting, decoding), label(setting, decoding),
-                color, **style)
-    axes[0, 0].axhline(arm.zero_shot, **{**plotting.PAPER_STYLE, "color": "#999999"},
-                       label="base model before fine-tuning")
+        if ratio:
+            mean_sd(axes[0, 1], x, arm.perplexity_ratio(setting, decoding),
+                    label(setting, decoding), color, **style)
+    plotting.paper_reference(axes[0, 0], arm.zero_shot, "base model before fine-tuning")
     axes[0, 0].set_ylabel("test perplexity")
-    axes[0, 1].set_ylabel("test perplexity / generation 0")
-    low, high = PAPER_RATIO_NO_REAL
-    axes[0, 1].fill_between([x[-1] - 0.35, x[-1] + 0.35], low, high, color="#777777",
-                            alpha=0.35, linewidth=0, label="paper (a), generation 9")
-    axes[0, 1].axhline(1.0, color="#444444", linewidth=0.8)
+    if ratio:
+        axes[0, 1].set_ylabel("test perplexity / generation 0")
+        low, high = PAPER_RATIO_NO_REAL
+        axes[0, 1].fill_between([x[-1] + 0.25, x[-1] + 0.55], low, high, color="#777777",
+                                alpha=0.45, linewidth=0, label="paper (a), its generation 9")
+        axes[0, 1].axhline(1.0, color="#444444", linewidth=0.8)
     for ax in axes[0]:
         _ticks(ax, x)
-    axes[0, 1].legend(fontsize=7)
-    axes[0, 0].set_title(title or f"mean ± sd over {arm.settings['n_seeds']} seed(s)")
-    return fig
-
-
-def figure_histograms(arm: LMRun, decoding: str = "beam", bins: int = 40):
-    """The left-hand panels of Figure 1b/c: the perplexity (under generation 0) of each
-    generation's data, pooled over seeds, beside as many held-out real test blocks (black,
-    dashed), one panel per setting; bar heights ∝ the density of log perplexity."""
-    names = [s for s, d in arm.pairs() if d == decoding]
-    fig, axes = plotting.subplots(1, len(names), width=10.5, height=3.7, sharey=True)
-    generations = [g for g in arm.settings["histogram_generations"] if g <= arm.n_generations]
-    pooled = {name: arm.metric("sequence_perplexity", name, decoding) for name in names}
-    reference = {name: arm.metric("reference_sequence_perplexity", name, decoding).ravel()
-                 for name in names}
-    everything = np.concatenate([v.ravel() for v in [*pooled.values(), *reference.values()]])
-    edges = np.logspace(np.log10(everything.min()) - 0.02, np.log10(everything.max()) + 0.02,
-                        bins + 1)
-    cmap = plotting.plt.get_cmap("plasma")
-
-    def draw(ax, values, **style):
-        ax.hist(values, bins=edges, weights=np.full(len(values), 1 / len(values)),
-                histtype="step", **style)
-
-    for ax, name in zip(axes[0], names):
-        draw(ax, reference[name], color="#000000", linestyle="--", linewidth=1.8,
-             label="held-out real (never trained on)")
-        for rank, generation in enumerate(generations):
-            colour = "#555555" if generation == 0 else \
-                cmap(0.85 * (rank - 1) / max(len(generations) - 2, 1))
-            draw(ax, pooled[name][:, generation].ravel(), color=colour,
-                 linewidth=2.0 if generation == 0 else 1.3,
-                 label="real training data" if generation == 0 else
-                 f"data of generation {generation}")
-        ax.set_xscale("log")
-        ax.set_xlabel("perplexity of a sequence under the generation-0 model")
-        ax.set_title(label(name, decoding))
-    axes[0, 0].set_ylabel(f"share of sequences per bin ({bins} log bins)")
-    axes[0, -1].legend(fontsize=7)
+    axes[0, 0].set_title(title or f"mean ± sd over {arm.settings['n_seeds']} seed(s)",
+                         fontsize=9.5)
+    plotting.legend_below(fig, ncols=2, fontsize=8, handlelength=3)
     return fig
 
 
 def figure_next_token(arm: LMRun):
     """Next-token entropy (nats) and top-1 mass on the real test blocks per generation, mean
     over seeds, for every (setting, decoding): how peaked the models become."""
-    fig, axes = plotting.subplots(1, 2, width=10.5, height=3.5)
+    fig, axes = plotting.subplots(1, 2, width=plotting.MAX_WIDTH, height=3.6)
     x = arm.generations
     for setting, decoding in arm.pairs():
         color = plotting.color(list(arm.settings["settings"]).index(setting))
@@ -126,7 +188,7 @@ def figure_next_token(arm: LMRun):
     axes[0, 1].set_ylabel("top-1 probability mass on test text")
     for ax in axes[0]:
         _ticks(ax, x)
-    axes[0, 1].legend(fontsize=7)
+    plotting.legend_below(fig, ncols=2, fontsize=8, handlelength=3)
     return fig
 
 
@@ -135,7 +197,8 @@ def figure_word_retention(arm: LMRun, decoding: str = "beam"):
     contain, divided by the share in as many held-out real blocks (the real-vs-real null, 1),
     by the type's count in the real text; mean over seeds, one panel per setting."""
     names = [s for s, d in arm.pairs() if d == decoding]
-    fig, axes = plotting.subplots(1, len(names), width=10.5, height=4.0, sharey=True)
+    fig, axes = plotting.subplots(1, len(names), width=plotting.MAX_WIDTH, height=3.8,
+                                  sharey=True)
     labels = lm_data.bucket_labels()
     for ax, name in zip(axes[0], names):
         retention = arm.word_retention(name, decoding)[:, 1:]  # generation 0 = the real text
@@ -145,10 +208,11 @@ def figure_word_retention(arm: LMRun, decoding: str = "beam"):
             ax.plot(arm.generations[1:], np.nanmean(retention[:, :, bucket], axis=0),
                     marker="o", markersize=3, color=plotting.color(bucket), label=text)
         ax.axhline(1.0, color="#444444", linewidth=0.8)
-        ax.set_title(label(name, decoding))
+        ax.set_title(label(name, decoding), fontsize=9.5)
         _ticks(ax, arm.generations[1:])
     axes[0, 0].set_ylabel("word types kept / kept by held-out real text")
-    axes[0, 0].legend(title="count in the real text", fontsize=7)
+    plotting.legend_below(fig, ncols=6, fontsize=8, title="count of the word type in the "
+                          "real text", title_fontsize=8)
     return fig
 
 
@@ -157,24 +221,25 @@ def figure_decodings(arm: LMRun):
     each decoding, under replace (left) and accumulate (right), and the released script's
     variant (10% of the current data) beside setting (b) in the left panel."""
     policies = sorted({s for s, _ in arm.pairs("decoding")}, key=["replace", "accumulate"].index)
-    fig, axes = plotting.subplots(1, len(policies), width=10.5, height=3.8, sharey=True)
+    fig, axes = plotting.subplots(1, len(policies), width=plotting.MAX_WIDTH, height=3.6,
+                                  sharey=True)
     for ax, policy in zip(axes[0], policies):
         for index, (_, name) in enumerate(p for p in arm.pairs("decoding") if p[0] == policy):
             ratio = arm.perplexity_ratio(policy, name, "decoding")[0]
             ax.plot(np.arange(len(ratio)), ratio, marker="o", markersize=3,
                     color=plotting.color(index), label=name)
         ax.axhline(1.0, color="#444444", linewidth=0.8)
-        ax.set_title(f"data policy: {policy}")
+        ax.set_title(f"data policy: {policy}", fontsize=9.5)
         _ticks(ax, np.arange(arm.settings["decoding_comparison"]["n_generations"] + 1))
     axes[0, 0].set_ylabel("test perplexity / generation 0")
-    axes[0, 0].legend(fontsize=7)
+    plotting.legend_below(fig, ncols=3, fontsize=8)
     return fig
 
 
 def figure_variant(arm: LMRun):
     """Keeping 10% of the *original* data (the paper's text, setting b) against 10% of the
     *current* data (the released script), 5-beam search: ratio to generation 0."""
-    fig, axes = plotting.subplots(1, 1, width=6.5, height=3.6)
+    fig, axes = plotting.subplots(1, 1, width=5.6, height=3.6)
     ax = axes[0, 0]
     mean_sd(ax, arm.generations, arm.perplexity_ratio("keep_10pct"), label("keep_10pct"),
             plotting.color(1))
@@ -186,7 +251,7 @@ def figure_variant(arm: LMRun):
                 plotting.color(2))
     ax.set_ylabel("test perplexity / generation 0")
     _ticks(ax, arm.generations)
-    ax.legend(fontsize=7)
+    plotting.legend_below(fig, ncols=1, fontsize=8)
     return fig
 
 
@@ -325,6 +390,27 @@ def quantile_table(arm: LMRun, decoding: str = "beam") -> str:
 
 
 # --------------------------------------------------------------------------- text
+def key_results(runs: LMChapterRuns) -> dict[str, str]:
+    """The key-results box's headline numbers (label -> value as shown), small arm, 5-beam
+    search: the test-perplexity ratio to generation 0 at the last generation in (a) and (b),
+    and the share of the fine-tuning gain lost in (a), each beside the paper's value."""
+    arm, last = runs.small, runs.small.n_generations
+    a, b = arm.degradation("no_real"), arm.degradation("keep_10pct")
+    low, high = a["ratio_interval"]
+    seeds = len(a["per_seed"])
+    spread = (f" (90% seed interval {low:.2f}–{high:.2f}, {seeds} seeds)" if seeds > 1
+              else " (one seed)")
+    share = arm.gain_lost("no_real")
+    return {
+        f"Test perplexity ÷ generation 0 at generation {last}, no original data (a)":
+            f"{a['last_ratio']:.2f}{spread}; the paper: {PAPER_RATIO_NO_REAL[0]:.2f}–"
+            f"{PAPER_RATIO_NO_REAL[1]:.2f} at its generation 9",
+        f"The same with 10% of the original data kept (b)": f"{b['last_ratio']:.2f}",
+        "Share of the fine-tuning gain lost in (a)":
+            f"{share.mean():.2f}; the paper: {PAPER_GAIN_LOST[0]:.2f}–{PAPER_GAIN_LOST[1]:.2f}",
+    }
+
+
 def trajectory_text(arm: LMRun, name: str) -> str:
     """Markdown: test perplexity mean ± sd per generation of every (setting, decoding) of
     ``arm``, and the share of the fine-tuning gain lost."""
