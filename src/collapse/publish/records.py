@@ -228,8 +228,8 @@ class ChapterRecord:
         def source(claim: Claim) -> str:
             return f"*Paper claim ({claim.where}).*" if claim.kind == "paper" else "*Check.*"
 
-        return "\n".join(f"- **{claim.claim}.** {source(claim)} Criterion: {claim.criterion}."
-                         for claim in self.claims.values())
+        return "\n".join(f"- **{claim.claim.rstrip('.')}.** {source(claim)} Criterion: "
+                         f"{claim.criterion.rstrip('.')}." for claim in self.claims.values())
 
     def claims_table(self):
         """The "Claim check" table, as a rich display object for the notebook."""
