@@ -35,11 +35,12 @@ def key_results(runs: ErrorSourceRuns) -> dict[str, str]:
             f"{np.quantile(large.std[-1], 0.1):.4f}–{np.quantile(large.std[-1], 0.9):.4f}",
         "Expressivity error alone":
             f"$W_2^2$ to $D_0$ = $2 - 2\\kappa$ = {runs.expressivity_floor:.4f} at every "
-            f"generation (largest change {change:.1e})",
+            "generation" + (" (exactly)" if change == 0 else f" (largest change {change:.1e})"),
         "Approximation error alone":
             f"a KDE ($h = {runs.exact_kde_bandwidth:g}$) of infinite data reaches variance "
             f"{float(kde['variance'][-1]):.3g} by generation {kde.n_generations:,} (`{label}`); "
-            f"EM stopped {min(runs.em)} iterations after its initial split leaves "
+            + ("EM stopped right after its initial split" if min(runs.em) == 0 else
+               f"EM stopped {min(runs.em)} iterations after its initial split") + " leaves "
             f"{float(fewest['tail_mass'][-1]):.2%} of the mass outside $D_0$'s central 99% by "
             f"generation {fewest.n_generations:,}",
     }
