@@ -13,7 +13,7 @@ from .experiments import (ErrorSourceRuns, em_label, kde_sample_size, kde_theory
 from .family import SEPARATION, bimodal_distribution
 from .theory import exact_kde_variance
 
-__all__ = ["main_figure", "plot_statistical", "plot_expressivity", "plot_em", "plot_sample_kde",
+__all__ = ["main_figure", "plot_expressivity", "plot_em", "plot_sample_kde",
            "plot_combined", "plot_exact_kde"]
 
 
@@ -42,14 +42,6 @@ def _statistical_panel(ax, runs: ErrorSourceRuns) -> None:
     ax.set(yscale="log", ylabel=r"fitted $\sigma_n$ (truth $\sigma = 1$)",
            title="(a) statistical error alone")
     _generation_axis(ax)
-
-
-def plot_statistical(runs: ErrorSourceRuns):
-    """σ_n (median, 10–90% band over seeds) for each M, with the exact quantiles dashed."""
-    fig, axes = plotting.subplots(1, 1, width=plotting.MAX_WIDTH, height=3.6)
-    _statistical_panel(axes[0, 0], runs)
-    plotting.legend_below(fig, ncols=3)
-    return fig
 
 
 def main_figure(runs: ErrorSourceRuns):
@@ -127,8 +119,7 @@ def plot_em(runs: ErrorSourceRuns, separation: float = SEPARATION):
         peak = max(peak, density.max())
         left.plot(x, density, color=plotting.color(index),
                   label=f"{em_label(n_iter)}: generation {last}")
-        right.plot(run.generations, run["tail_mass"], color=plotting.color(index),
-                   label=em_label(n_iter))
+        right.plot(run.generations, run["tail_mass"], color=plotting.color(index))
     right.axhline(0.01, **plotting.PAPER_STYLE, label="$D_0$: 1%")
     left.set(xlabel="x", ylabel="density", title="EM stopped early, infinite data",
              ylim=(0, 1.55 * peak))
@@ -136,7 +127,7 @@ def plot_em(runs: ErrorSourceRuns, separation: float = SEPARATION):
     right.set(ylabel="mass outside $D_0$'s central 99%", yscale="log",
               title="the tails vanish; the variance stays 1")
     _generation_axis(right)
-    right.legend(loc="lower left", fontsize=7.5)
+    right.legend(loc="center right")   # the colours are the left panel's
     return fig
 
 
@@ -149,7 +140,7 @@ def plot_sample_kde(runs: ErrorSourceRuns):
         generations, colour = run.generations, plotting.color(index)
         size = kde_sample_size(run)
         plotting.band(left, generations, run["variance"],
-                      label=f"h = {bandwidth:g} (M h² = {size * bandwidth ** 2:g})",
+                      label=f"h = {bandwidth:g} ($Mh^2$ = {size * bandwidth ** 2:g})",
                       color=colour)
         left.plot(generations, run["variance"].mean(axis=1), color=colour, linewidth=0.7,
                   alpha=0.9)
@@ -162,7 +153,7 @@ def plot_sample_kde(runs: ErrorSourceRuns):
     left.set(ylabel="KDE variance $V_n$", yscale="log",
              title=f"KDE of M = {runs.kde_sample_size} samples")
     _generation_axis(left)
-    left.legend(loc="upper left", fontsize=7.5)
+    plotting.legend_below(fig, axes=[left], ncols=4, fontsize=8.5)
     right.set(ylabel=r"MC mean of $(m_n - \mu)^2$", title="the location still drifts")
     _generation_axis(right)
     right.legend(loc="upper left")
@@ -185,7 +176,7 @@ def plot_combined(runs: ErrorSourceRuns, separation: float = SEPARATION):
                   label="both (bimodal $D_0$, $M$ samples)", color=plotting.color(2))
     left.set(xscale="log", yscale="log", xlabel="generation $n + 1$",
              ylabel=r"$W_2^2$ to $D_0$", title="expressivity + statistical: they add")
-    left.legend(loc="upper left", fontsize=7.5)
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=8.5)
 
     bandwidth, kde = runs.cancelling_bandwidth, runs.cancelling
     generations = kde.generations
@@ -200,7 +191,7 @@ def plot_combined(runs: ErrorSourceRuns, separation: float = SEPARATION):
     right.set(yscale="log", ylabel="variance $V_n$ (truth 1)",
               title=r"statistical + approximation ($h^2 = \sigma^2/M$): they cancel")
     _generation_axis(right)
-    right.legend(loc="lower left", fontsize=7.5)
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=8.5)
     return fig
 
 
