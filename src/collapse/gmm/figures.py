@@ -300,7 +300,7 @@ def _spread_and_drift_figure(histories: Mapping[str, MixtureHistory]):
     plot_bands(axes[0, 0], histories, "spread")
     plot_bands(axes[0, 1], histories, "w2")
     plotting.generation_axis(axes[0, 1], log=True)
-    axes[0, 0].legend()
+    plotting.legend_below(fig, ncols=4)
     return fig
 
 
