@@ -123,8 +123,8 @@ def verification_loops_figure(runs: CurationRuns):
     left, right = axes[0]
     left.axhline(0.5, color="#777777", linewidth=0.8)
     left.set(ylim=(0, 1), title=f"labels flipped with p = {verification.label_noise:g}")
-    left.legend(loc="lower left", fontsize=7, ncol=2)
     right.set(ylim=(0.58, 0.95), title="linear verifiers; dotted: the verifier's own accuracy")
+    plotting.legend_below(fig, ncols=4, fontsize=8)
     return fig
 
 
@@ -286,7 +286,7 @@ def correction_figure(runs: CurationRuns):
     _integer_generations(left)
     left.set(ylabel=r"MC mean of $m_n - \mu$", yscale="log",
              ylim=(1e-3, 2), title=f"offset δ = {correction.offset:g} (dots: mixture corrector)")
-    left.legend(fontsize=7, loc="lower right", ncol=2)
+    left.legend(fontsize=8, loc="lower right", ncol=2)
     positions = np.arange(len(correction.gammas))
     for shift, name in ((-0.12, "projection"), (0.12, "mixture")):
         w2 = [np.hypot(correction.histories[name, g]["mean"][-1],
@@ -295,7 +295,7 @@ def correction_figure(runs: CurationRuns):
         low = np.array([np.quantile(values, 0.1) for values in w2])
         high = np.array([np.quantile(values, 0.9) for values in w2])
         right.errorbar(positions + shift, median, yerr=[median - low, high - median], fmt="o",
-                       capsize=3, label=f"W2, {name}",
+                       capsize=3, label=f"$W_2$, {name}",
                        color=plotting.color(0 if name == "projection" else 1))
         sigma = [np.median(correction.histories[name, g]["std"][-1]) for g in correction.gammas]
         right.plot(positions + shift, sigma, "s", markerfacecolor="none", markersize=5,
@@ -303,8 +303,8 @@ def correction_figure(runs: CurationRuns):
                    label=rf"median $\sigma_N$, {name}")
     right.axhline(1, color="#777777", linestyle=":", linewidth=1.0)
     right.set_xticks(positions, [f"{g:g}" for g in correction.gammas])
-    right.set(xlabel="correction strength γ", ylabel="at the last generation",
+    right.set(xlabel=r"correction strength $\gamma$", ylabel="at the last generation",
               yscale="log", title=f"correction strength against drift (M = "
                                   f"{correction.sample_size})")
-    right.legend(fontsize=7, loc="lower left")
+    right.legend(fontsize=8, loc="lower left")
     return fig
