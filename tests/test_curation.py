@@ -391,3 +391,13 @@ def test_the_smoke_profile_runs_and_every_claim_gets_a_verdict(declared):
     runs = experiments.run(settings)
     claims.evaluate_claims(record, runs)
     assert all(claim.verdict in records.VERDICTS for claim in record.claims.values())
+    import matplotlib
+    matplotlib.use("Agg")
+    from collapse.curation import figures, text
+    headlines = text.key_results(runs, record)
+    assert headlines["The chapter's checks"].startswith(f"{len(record.claims)} in all: ")
+    assert headlines["The chapter's checks"] in record.key_results(headlines).data
+    for draw in (figures.main_figure, figures.verification_loops_figure,
+                 figures.verification_sweep_figure, figures.ring_figure,
+                 figures.best_of_k_figure, figures.modes_figure, figures.correction_figure):
+        matplotlib.pyplot.close(draw(runs))

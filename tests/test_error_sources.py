@@ -323,3 +323,14 @@ def test_checks_fail_on_runs_without_the_effect(small_run):
         runs.cancelling, "mean", 0.1 * runs.cancelling["mean"])
     verdicts = _verdicts(settings, dataclasses.replace(runs, kde=kde))
     assert verdicts["kde-recursion"] == verdicts["cancel-is-partial"] == "not reproduced"
+
+
+def test_the_key_results_and_every_figure_are_drawn_from_a_small_run(small_run):
+    import matplotlib
+    matplotlib.use("Agg")
+    from collapse.error_sources import figures, text
+    _, runs = small_run
+    headlines = text.key_results(runs)
+    assert len(headlines) == 3 and all(isinstance(v, str) for v in headlines.values())
+    for name in figures.__all__:
+        matplotlib.pyplot.close(getattr(figures, name)(runs))

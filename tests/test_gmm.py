@@ -460,11 +460,14 @@ def test_the_chapter_pipeline_on_tiny_settings(tmp_path):
     assert "| one blob | `replace` | 200 |" in figures.summary_markdown(runs)
     for text in (figures.validation_markdown, figures.setups_markdown,
                  figures.comparison_markdown, figures.tail_sampling_note,
-                 figures.tails_markdown, figures.policies_markdown, figures.speed_markdown):
+                 figures.tails_markdown, figures.policies_markdown, figures.speed_markdown,
+                 figures.run_log_lines):
         assert text(runs)
-    for draw in (figures.l2_chains_figure, figures.l2_bands_figure,
-                 figures.spread_bands_figure, figures.single_gaussian_figure,
-                 figures.tails_figure, figures.sample_size_figure, figures.policies_figure):
+    headlines = figures.key_results(runs)
+    assert len(headlines) == 3 and all(isinstance(v, str) for v in headlines.values())
+    for draw in (figures.main_figure, figures.l2_chains_figure, figures.drift_figure,
+                 figures.single_gaussian_figure, figures.tails_figure,
+                 figures.sample_size_figure, figures.policies_figure):
         matplotlib.pyplot.close(draw(runs))
     for setup in ("one_blob", "two_gaussians"):
         matplotlib.pyplot.close(figures.snapshots_figure(runs, setup))

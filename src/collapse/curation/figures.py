@@ -13,8 +13,84 @@ from ..publish import plotting
 from . import theory
 from .experiments import CurationRuns
 
-__all__ = ["verification_loops_figure", "verification_sweep_figure", "ring_figure",
+__all__ = ["main_figure", "verification_loops_figure", "verification_sweep_figure", "ring_figure",
            "best_of_k_figure", "modes_figure", "correction_figure"]
+
+
+# =============================================================================== main figure
+def _legend_under(ax, ncols: int = 1) -> None:
+    """The panel's legend under the panel, off the data."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.24), ncols=ncols, fontsize=8.5)
+
+
+def _integer_generations(ax, label: str = "generation $n$") -> None:
+    from matplotlib.ticker import MaxNLocator
+    plotting.generation_axis(ax, label)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+
+
+def main_figure(runs: CurationRuns):
+    """The chapter at a glance, one panel per curator: (a) verification — accuracy on the truth
+    without a verifier, with a linear verifier and with the x-blind one at the same angle (median,
+    10–90% band); (b) best-of-K — the mass on the reward's maximisers for the largest K
+    without and with real data (MC mean, band), the K → ∞ tilt dotted; (c) self-correction —
+    the mean offset for three strengths γ (MC mean), the exact δ(1 + γ)⁻ⁿ dashed."""
+    fig, axes = plotting.subplots(1, 3, width=plotting.MAX_WIDTH, height=3.9)
+    verify, best_ax, correct = axes[0]
+    verification = runs.verification
+    specs = verification.loop_specs
+    blind = [angle for _, kind, angle in specs if kind == "independent"]
+    linear = [label for label, kind, angle in specs if kind == "linear"
+              and (not blind or angle == blind[0])] or \
+        [label for label, kind, _ in specs if kind == "linear"]
+    shown = [label for label, kind, _ in specs if kind == "unfiltered"][:1] + linear[:1] + \
+        [label for label, kind, _ in specs if kind == "independent"][:1]
+    for index, label in enumerate(shown):
+        values = verification.loops[label]
+        plotting.band(verify, np.arange(values.shape[0]), values, label=label,
+                      color=plotting.color(index))
+    verify.axhline(0.5, color="#777777", linewidth=0.8)
+    verify.set(ylim=(0, 1), ylabel="accuracy on the truth", title="(a) verification")
+    _integer_generations(verify)
+    _legend_under(verify)
+
+    best = runs.best_of_k
+    k = max(key[0] for key in best.configurations)
+    fractions = sorted({key[1] for key in best.configurations})
+    generations = np.arange(best.n_generations + 1)
+    for index, fraction in enumerate((fractions[0], fractions[-1])):
+        values = best.histories[k, fraction]["mass_near_maximisers"]
+        low, high = np.quantile(values, [0.1, 0.9], axis=1)
+        colour = plotting.color(3 + index)
+        best_ax.plot(generations, values.mean(axis=1), color=colour,
+                     label=f"K = {k}, λ = {fraction:g}")
+        best_ax.fill_between(generations, low, high, color=colour, alpha=0.2, linewidth=0)
+    best_ax.plot(generations, best.tilt["mass_near_maximisers"], color="#777777",
+                 linestyle=":", linewidth=1.6, label=r"$K \to \infty$, λ = 0")
+    best_ax.set(ylim=(0, 1.02), ylabel="mass on the reward's maximisers",
+                title="(b) best-of-K")
+    _integer_generations(best_ax, "generation $t$")
+    _legend_under(best_ax)
+
+    correction = runs.correction
+    gammas = correction.gammas
+    shown = sorted({gammas[0], gammas[len(gammas) // 2], gammas[-1]})
+    for index, gamma in enumerate(shown):
+        history = correction.histories["projection", gamma]
+        exact = theory.offset_decay(correction.offset, gamma, history.n_generations)
+        mean, se = mc_mean_with_se(history["mean"], axis=1)
+        keep = exact >= 3 * se          # above the Monte-Carlo noise floor
+        correct.plot(history.generations[keep], mean[keep], color=plotting.color(index),
+                     label=f"γ = {gamma:g}")
+        plotting.theory(correct, history.generations, exact, linewidth=0.9,
+                        label=r"exact $\delta(1+\gamma)^{-n}$" if index == 0 else None)
+    correct.set(yscale="log", ylim=(1e-3, 2), ylabel=r"mean offset $m_n - \mu$",
+                title="(c) self-correction")
+    _integer_generations(correct)
+    _legend_under(correct)
+    for ax in axes[0]:
+        ax.title.set_fontsize(9.5)
+    return fig
 
 
 # =============================================================================== verification
@@ -42,12 +118,13 @@ def verification_loops_figure(runs: CurationRuns):
                        color=colour, linestyle=":", linewidth=1.0)
         ax.axhline(verification.optimal, color="#777777", linestyle="-.", linewidth=1.0,
                    label=f"Bayes optimum Φ(‖μ‖) = {verification.optimal:.3f}")
-        ax.set(xlabel="generation n", ylabel="accuracy on the truth")
+        ax.set(ylabel="accuracy on the truth")
+        _integer_generations(ax)
     left, right = axes[0]
     left.axhline(0.5, color="#777777", linewidth=0.8)
     left.set(ylim=(0, 1), title=f"labels flipped with p = {verification.label_noise:g}")
-    left.legend(loc="lower left", fontsize=7, ncol=2)
     right.set(ylim=(0.58, 0.95), title="linear verifiers; dotted: the verifier's own accuracy")
+    plotting.legend_below(fig, ncols=4, fontsize=8)
     return fig
 
 
@@ -147,12 +224,14 @@ def best_of_k_figure(runs: CurationRuns):
                     linestyle=(0, (3, 2)), label="exact recursion" if index == 0 else None)
     for ax, name, sign in panels:
         ax.plot(generations, sign * best.tilt[name], color="#777777", linestyle=":",
-                linewidth=1.6, label="K → ∞, λ = 0: p₀ eᵗʳ")
-    reward_ax.set(xlabel="generation t", ylabel="−E_t[r]  (0: all mass on the maximisers)",
+                linewidth=1.6, label=r"$K \to \infty$, $\lambda = 0$: $p_0 e^{tr}$")
+    reward_ax.set(ylabel=r"$-\mathbb{E}_t[r]$  (0: all mass on the maximisers)",
                   yscale="log", title="expected reward: its distance to the maximum")
-    mass_ax.set(xlabel="generation t", ylabel=f"mass within {best.measures.band:g} of x₁ = a",
+    mass_ax.set(ylabel=f"mass within {best.measures.band:g} of $x_1 = a$",
                 ylim=(0, 1.02), title="mass on the reward's maximisers")
-    mass_ax.legend(fontsize=7.5, loc="lower right", ncol=2)
+    for ax in (reward_ax, mass_ax):
+        _integer_generations(ax, "generation $t$")
+    plotting.legend_below(fig, ncols=4, fontsize=8)
     return fig
 
 
@@ -202,11 +281,12 @@ def correction_figure(runs: CurationRuns):
             left.plot(generations[shown], mean[shown], style, markersize=2.5, color=colour,
                       label=f"γ = {gamma:g}" if name == "projection" else None,
                       markevery=3 if name == "mixture" else None)
-        plotting.theory(left, generations, exact, label="δ(1 + γ)⁻ⁿ" if index == 0 else None,
+        plotting.theory(left, generations, exact, label=r"$\delta(1 + \gamma)^{-n}$" if index == 0 else None,
                         linewidth=0.9)
-    left.set(xlabel="generation n", ylabel="MC mean of mₙ − μ", yscale="log",
+    _integer_generations(left)
+    left.set(ylabel=r"MC mean of $m_n - \mu$", yscale="log",
              ylim=(1e-3, 2), title=f"offset δ = {correction.offset:g} (dots: mixture corrector)")
-    left.legend(fontsize=7, loc="lower right", ncol=2)
+    left.legend(fontsize=8, loc="lower right", ncol=2)
     positions = np.arange(len(correction.gammas))
     for shift, name in ((-0.12, "projection"), (0.12, "mixture")):
         w2 = [np.hypot(correction.histories[name, g]["mean"][-1],
@@ -215,16 +295,16 @@ def correction_figure(runs: CurationRuns):
         low = np.array([np.quantile(values, 0.1) for values in w2])
         high = np.array([np.quantile(values, 0.9) for values in w2])
         right.errorbar(positions + shift, median, yerr=[median - low, high - median], fmt="o",
-                       capsize=3, label=f"W2, {name}",
+                       capsize=3, label=f"$W_2$, {name}",
                        color=plotting.color(0 if name == "projection" else 1))
         sigma = [np.median(correction.histories[name, g]["std"][-1]) for g in correction.gammas]
         right.plot(positions + shift, sigma, "s", markerfacecolor="none", markersize=5,
                    color=plotting.color(0 if name == "projection" else 1),
-                   label=f"median σ_N, {name}")
+                   label=rf"median $\sigma_N$, {name}")
     right.axhline(1, color="#777777", linestyle=":", linewidth=1.0)
     right.set_xticks(positions, [f"{g:g}" for g in correction.gammas])
-    right.set(xlabel="correction strength γ", ylabel="at the last generation",
+    right.set(xlabel=r"correction strength $\gamma$", ylabel="at the last generation",
               yscale="log", title=f"correction strength against drift (M = "
                                   f"{correction.sample_size})")
-    right.legend(fontsize=7, loc="lower left")
+    right.legend(fontsize=8, loc="lower left")
     return fig

@@ -10,8 +10,48 @@ from scipy import special
 from . import theory
 from .experiments import CurationRuns
 
-__all__ = ["setup_markdown", "verification_summary", "best_of_k_summary",
+__all__ = ["key_results", "setup_markdown", "verification_summary", "best_of_k_summary",
            "correction_summary"]
+
+
+def key_results(runs: CurationRuns, record) -> dict[str, str]:
+    """The headline numbers of the chapter's "Key results" box (label -> value as shown): one
+    per curator, and the outcome of the chapter's checks (it has no paper claims). Call it
+    after the claims are evaluated."""
+    from ..publish.records import VERDICTS
+    verification, best, correction = runs.verification, runs.best_of_k, runs.correction
+    specs = verification.loop_specs
+    unfiltered = next(label for label, kind, _ in specs if kind == "unfiltered")
+    blind = [angle for _, kind, angle in specs if kind == "independent"]
+    linear = next((label for label, kind, angle in specs if kind == "linear"
+                   and (not blind or angle == blind[0])),
+                  next(label for label, kind, _ in specs if kind == "linear"))
+    n_last = verification.loops[unfiltered].shape[0] - 1
+    k = max(key[0] for key in best.configurations)
+    fractions = sorted({key[1] for key in best.configurations})
+    mass = {fraction: float(np.median(best.histories[k, fraction]["mass_near_maximisers"][-1]))
+            for fraction in (fractions[0], fractions[-1])}
+    start = float(np.median(best.histories[k, fractions[0]]["mass_near_maximisers"][0]))
+    uncorrected = correction.histories["projection", correction.gammas[0]]
+    strongest = correction.histories["projection", correction.gammas[-1]]
+    checks = [claim.verdict for claim in record.claims.values() if claim.kind == "check"]
+    outcome = ", ".join(f"{checks.count(verdict)} {verdict}" for verdict in VERDICTS
+                        if checks.count(verdict))
+    return {
+        "Verification": f"median accuracy on the truth at generation {n_last}: "
+                        f"{np.median(verification.loops[unfiltered][-1]):.3f} unfiltered, "
+                        f"{np.median(verification.loops[linear][-1]):.3f} with the {linear} "
+                        f"(Bayes optimum {verification.optimal:.3f}, chance 0.5)",
+        "Best-of-K": f"with $K$ = {k}, the mass on the reward's maximisers goes from "
+                     f"{start:.2f} to {mass[fractions[0]]:.2f} by generation "
+                     f"{best.n_generations} without real data, to {mass[fractions[-1]]:.2f} "
+                     f"with a share λ = {fractions[-1]:g} of real data",
+        "Self-correction": f"median $\\sigma_n$ at generation {uncorrected.n_generations}: "
+                           f"{np.median(uncorrected['std'][-1]):.3f} without correction, "
+                           f"{np.median(strongest['std'][-1]):.3f} with γ = "
+                           f"{correction.gammas[-1]:g} (truth 1)",
+        "The chapter's checks": f"{len(checks)} in all: {outcome or 'none evaluated'}",
+    }
 
 
 def setup_markdown(settings: Mapping[str, Any]) -> str:

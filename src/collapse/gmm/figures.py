@@ -1,8 +1,9 @@
 """The GMM chapter's figures and the text it shows around them.
 
 Figures (one per chapter figure, each draws a new matplotlib figure from the runs):
-:func:`snapshots_figure`, :func:`l2_chains_figure`, :func:`l2_bands_figure`,
-:func:`spread_bands_figure`, :func:`single_gaussian_figure`, :func:`drift_figure`,
+:func:`main_figure` (the paper's figure, first in the chapter), :func:`snapshots_figure`,
+:func:`l2_chains_figure`,
+:func:`single_gaussian_figure`, :func:`drift_figure`,
 :func:`tails_figure`, :func:`sample_size_figure`, :func:`policies_figure`; their building
 blocks :func:`plot_snapshots`, :func:`plot_bands`, :func:`plot_tails`.
 
@@ -10,20 +11,23 @@ Text (Markdown or plain strings computed from the runs): :func:`validation_markd
 :func:`setups_markdown`, :func:`comparison_markdown`, :func:`drift_markdown`,
 :func:`tail_sampling_note`,
 :func:`tails_markdown`, :func:`policies_markdown`, :func:`summary_markdown`,
-:func:`speed_markdown` (with :func:`batch_markdown`).
+:func:`speed_markdown`, :func:`key_results`; for the run log :func:`run_log_lines`.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Mapping
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 
 from ..publish import plotting
 from . import theory
 from .batched_em import Mixture
-from .claims import DRIFT_GENERATION, LEVEL, drift_summary, l2_summary, tails_went_first
+from .claims import DRIFT_GENERATION, LEVEL, drift_summary, l2_summary, spread_summary, \
+    tails_went_first
 from .experiments import PAPER_FINAL_L2, PAPER_SPREAD_END, PAPER_SPREAD_START, GMMRuns, \
     summary_table, validation_summary
 from .metrics import MixtureHistory, at_generation, mean_spread
@@ -116,33 +120,33 @@ def plot_bands(ax, histories: Mapping[str, MixtureHistory], quantity: str, log: 
                       color=color, seed_axis=-1)
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("generation n")
+    plotting.generation_axis(ax)
     ax.set_ylabel(_BAND_LABELS[quantity])
 
 
-def plot_tails(axes, histories: Mapping[str, MixtureHistory], levels=(0.95, 0.99)) -> None:
-    """Left: mass of the generation-n mixture outside the true α-HDR; right: true mass
-    inside the generation-n mixture's own α-HDR; medians with 10–90% bands (log x, from
-    generation 1), dotted: the value of a perfect fit."""
-    styles = {levels[0]: "-", levels[-1]: "--"}
-    for index, (label, history) in enumerate(histories.items()):
-        generations = history.tail_generations
-        keep = generations >= 1
-        for level in levels:
-            for ax, kind in zip(axes, ("outside", "covered")):
-                plotting.band(ax, generations[keep], history.tails[kind][level][keep],
-                              label=f"{label}, α = {level:g}", color=plotting.color(index),
-                              linestyle=styles.get(level, "-"), alpha=0.12)
-    for level in levels:
-        plotting.paper_reference(axes[0], 1 - level, f"perfect fit: {1 - level:.2f}")
-        plotting.paper_reference(axes[1], level, f"perfect fit: {level:.2f}")
+_LEVEL_COLORS = (plotting.color(2), plotting.color(3))   # one colour per HDR level
+
+
+def plot_tails(axes, history: MixtureHistory, levels=(0.95, 0.99)) -> None:
+    """Two panels for one setup: left, the mass of the generation-n mixture outside the true
+    α-HDR; right, the true mass inside the generation-n mixture's own α-HDR; medians with
+    10–90% bands over seeds, one colour per level α (log generation axis, from generation 1),
+    dotted in the same colour: the value of a perfect fit."""
+    generations = history.tail_generations
+    keep = generations >= 1
+    for index, level in enumerate(levels):
+        color = _LEVEL_COLORS[index % len(_LEVEL_COLORS)]
+        for ax, kind, perfect in zip(axes, ("outside", "covered"), (1 - level, level)):
+            plotting.band(ax, generations[keep], history.tails[kind][level][keep],
+                          label=rf"$\alpha$ = {level:.0%}", color=color)
+            ax.axhline(perfect, color=color, linestyle=":", linewidth=1.2,
+                       label=rf"perfect fit, $\alpha$ = {level:.0%}")
     for ax in axes:
-        ax.set_xscale("log")
-        ax.set_xlabel("generation n")
+        plotting.generation_axis(ax, log=True)
     axes[0].set_yscale("symlog", linthresh=1e-3)
     axes[0].set_ylim(bottom=0)
-    axes[0].set_ylabel("mass of $p_n$ outside the true α-HDR")
-    axes[1].set_ylabel("true mass inside the α-HDR of $p_n$")
+    axes[0].set_ylabel("mass outside\nthe true $\\alpha$-HDR")
+    axes[1].set_ylabel("true mass inside\nthe $\\alpha$-HDR of $p_n$")
 
 
 # --------------------------------------------------------------------------- figures
@@ -150,6 +154,57 @@ def plot_tails(axes, histories: Mapping[str, MixtureHistory], levels=(0.95, 0.99
 _SNAPSHOT_LAYOUT = {"one_blob": (9, 5, ((-4, 4), (-4, 4))),
                     "two_gaussians": (10.5, 3.8, ((-8, 8), (-4, 4)))}
 _AUTHORS_L2 = "authors' run: 536 at generation 2050"
+_SETUP_COLORS = {"one_blob": plotting.color(0), "two_gaussians": plotting.color(1),
+                 "one_blob, K = 1": plotting.color(2)}
+
+
+_MAIN_SNAPSHOTS = (0, 50, 200, 2000)   # the paper's figure shows 0, 50, ..., 350, 2000
+
+
+def _main_snapshot_generations(history: MixtureHistory, count: int = 4) -> list[int]:
+    """Up to ``count`` snapshot generations for the main figure: the paper's 0, 50, 200 and
+    2000 where the run has them, else the first and the last snapshots it kept."""
+    kept = sorted(history.snapshots)
+    chosen = [g for g in _MAIN_SNAPSHOTS if g in kept]
+    for generation in kept[::-1]:
+        if len(chosen) >= count:
+            break
+        if generation not in chosen:
+            chosen.append(generation)
+    return sorted(chosen)[:count]
+
+
+def main_figure(runs: GMMRuns):
+    """The paper's GMM figure and the authors' distance, in one: top, the training data of
+    `one_blob` (seed 0) with the 2-sd contours of the fit at four generations on fixed axes;
+    bottom, over all seeds (medians, 10–90% bands) of both setups and the one-component
+    reference, the spread (left, with the authors' start and end values) and the authors'
+    ∫(p_0 − p_n)² (right, with their final value)."""
+    fig = plt.figure(figsize=(plotting.MAX_WIDTH, 5.6))
+    top, bottom = fig.subfigures(2, 1, height_ratios=(1, 1.45))
+    history = runs.main
+    generations = _main_snapshot_generations(history)
+    axes = top.subplots(1, 4, squeeze=False)[0]
+    shown = dict(history.snapshots)
+    history_view = dataclasses.replace(history, snapshots={g: shown[g] for g in generations})
+    plot_snapshots(axes, history_view, limits=_SNAPSHOT_LAYOUT["one_blob"][2], zoom_last=False)
+    for ax in axes:
+        ax.tick_params(labelsize=7)
+    left, right = bottom.subplots(1, 2, squeeze=False)[0]
+    plot_bands(left, runs.setups(), "spread", colors=_SETUP_COLORS)
+    plotting.paper_reference(left, PAPER_SPREAD_START,
+                             f"authors' run: spread {PAPER_SPREAD_START:.2f} → "
+                             f"{PAPER_SPREAD_END:.2f}, final distance {PAPER_FINAL_L2:.0f}")
+    plotting.paper_reference(left, PAPER_SPREAD_END, "_authors' end")
+    left.set_ylabel("spread (weight-averaged)")
+    plot_bands(right, runs.setups(), "l2", colors=_SETUP_COLORS)
+    plotting.paper_reference(right, PAPER_FINAL_L2, "_authors' final distance")
+    right.set_ylabel(r"$\int (p_0 - p_n)^2$")
+    for ax in (left, right):
+        plotting.generation_axis(ax)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+    plotting.legend_below(bottom, ncols=2, fontsize=8.5)
+    return fig
 
 
 def snapshots_figure(runs: GMMRuns, setup: str):
@@ -174,28 +229,9 @@ def l2_chains_figure(runs: GMMRuns):
     ax.plot(authors.generations[1:], authors.l2_to_generation0()[1:, 0], color="black", lw=1,
             label="one_blob, scikit-learn loop (authors' code)")
     plotting.paper_reference(ax, PAPER_FINAL_L2, _AUTHORS_L2)
-    ax.set(yscale="log", xlabel="generation n", ylabel=r"$\int (p_0 - p_n)^2$")
+    ax.set(yscale="log", ylabel=r"$\int (p_0 - p_n)^2$")
+    plotting.generation_axis(ax)
     ax.legend()
-    return fig
-
-
-def l2_bands_figure(runs: GMMRuns):
-    """∫(p_0 − p_n)² bands of both setups and the one-component reference."""
-    fig, ax = plt.subplots()
-    plot_bands(ax, runs.setups(), "l2")
-    plotting.paper_reference(ax, PAPER_FINAL_L2, _AUTHORS_L2)
-    ax.legend()
-    return fig
-
-
-def spread_bands_figure(runs: GMMRuns):
-    """Spread bands of both setups and the one-component reference, with the authors'
-    start and end values."""
-    fig, ax = plt.subplots()
-    plot_bands(ax, runs.setups(), "spread")
-    plotting.paper_reference(ax, PAPER_SPREAD_START, "authors' run: 0.90 at generation 0")
-    plotting.paper_reference(ax, PAPER_SPREAD_END, "authors' run: 0.01 at generation 2000")
-    ax.legend(loc="lower left", bbox_to_anchor=(0, 0.06))
     return fig
 
 
@@ -209,7 +245,8 @@ def single_gaussian_figure(runs: GMMRuns):
     plotting.theory(ax, single.generations, middle, label="theory: median")
     plotting.theory(ax, single.generations, low, label="theory: 10% and 90%", linestyle=":")
     plotting.theory(ax, single.generations, high, label=None, linestyle=":")
-    ax.set(yscale="log", xlabel="generation n", ylabel=r"$(\det\Sigma_n/\det\Sigma_0)^{1/4}$")
+    ax.set(yscale="log", ylabel=r"$(\det\Sigma_n/\det\Sigma_0)^{1/4}$")
+    plotting.generation_axis(ax)
     ax.legend()
     return fig
 
@@ -221,8 +258,8 @@ def drift_figure(runs: GMMRuns):
     setups: the two meet once the fit has collapsed."""
     fig, axes = plotting.subplots(1, 2, width=10.5, height=3.8)
     left, right = axes[0]
-    plot_bands(left, runs.setups(), "w2")
-    left.set_xscale("log")
+    plot_bands(left, runs.setups(), "w2", colors=_SETUP_COLORS)
+    plotting.generation_axis(left, log=True)
     plotting.paper_reference(left, float(np.median(np.sqrt(runs.main.w2_to_generation0()[1]))),
                              "one_blob at generation 1 (one refit's noise)")
     plotting.paper_reference(left, DRIFT_GENERATION, "generation 50 (the paper's caption)",
@@ -235,16 +272,26 @@ def drift_figure(runs: GMMRuns):
                       label=rf"{label}: $\int (p_0 - p_n)^2$", seed_axis=-1)
         right.plot(generations, np.median(history.density_square_integral()[1:], axis=-1),
                    color=color, linestyle="--", label=rf"{label}: $\int p_n^2$")
-    right.set(xscale="log", yscale="log", xlabel="generation n", ylabel="median over seeds")
+    right.set(yscale="log", ylabel="median over seeds")
+    plotting.generation_axis(right, log=True)
     right.legend(fontsize=7, loc="upper left")
     return fig
 
 
 def tails_figure(runs: GMMRuns):
-    """Tail masses of both setups against the truth (two panels)."""
-    fig, axes = plotting.subplots(1, 2, width=10.5, height=3.6)
-    plot_tails(axes[0], {"one_blob": runs.main, "two_gaussians": runs.two_gaussians})
-    axes[0, 1].legend(fontsize=7)
+    """Tail masses against the truth as small multiples: one row per setup, the mass outside
+    the true HDR (left) and the true mass inside the fit's HDR (right), one colour per level;
+    one legend below the panels."""
+    setups = {"one_blob": runs.main, "two_gaussians": runs.two_gaussians}
+    fig, axes = plotting.subplots(len(setups), 2, width=plotting.MAX_WIDTH,
+                                  height=2.3 * len(setups) + 0.5, sharex=True)
+    for row, (label, history) in zip(axes, setups.items()):
+        plot_tails(row, history)
+        row[0].set_title(f"{label}: the tails", loc="left")
+        row[1].set_title(f"{label}: the bulk", loc="left")
+    for ax in axes[:-1].ravel():
+        ax.set_xlabel("")
+    plotting.legend_below(fig, ncols=4)
     return fig
 
 
@@ -252,8 +299,8 @@ def _spread_and_drift_figure(histories: Mapping[str, MixtureHistory]):
     fig, axes = plotting.subplots(1, 2, width=10.5, height=3.6)
     plot_bands(axes[0, 0], histories, "spread")
     plot_bands(axes[0, 1], histories, "w2")
-    axes[0, 1].set_xscale("log")
-    axes[0, 0].legend()
+    plotting.generation_axis(axes[0, 1], log=True)
+    plotting.legend_below(fig, ncols=4)
     return fig
 
 
@@ -268,6 +315,28 @@ def policies_figure(runs: GMMRuns):
 
 
 # --------------------------------------------------------------------------- text
+def key_results(runs: GMMRuns) -> dict[str, str]:
+    """The chapter's headline numbers for its "Key results" box (label -> value as shown):
+    the spread of `one_blob` at generation 2000, the drift at the paper's generation 50
+    against one refit's noise, and the authors' distance at the last generation; medians over
+    seeds with their 95% seed-bootstrap intervals."""
+    spread, drift, l2 = spread_summary(runs.main), drift_summary(runs.main), \
+        l2_summary(runs.main)
+    return {
+        "Spread of the fit (`one_blob`)":
+            f"{spread['start']:.2f} at generation 0 → {spread['end']:.2g} at generation "
+            f"{spread['generation']} (median of {spread['n_seeds']} seeds; ratio "
+            f"{spread['median']:.2g}, {LEVEL:.0%} interval {_interval(spread['interval'])}; "
+            f"authors' run {PAPER_SPREAD_START:.2f} → {PAPER_SPREAD_END:.2f})",
+        f"Drift $W_2(p_0, p_n)$ at generation {drift['generation']}":
+            f"{drift['median']:.3f} ({_interval(drift['interval'])}), against "
+            f"{drift['first_median']:.3f} for one refit (generation 1)",
+        f"$\\int (p_0 - p_n)^2$ at generation {l2['generation']}":
+            f"{l2['median']:.3g} ({_interval(l2['interval'])}); authors' run "
+            f"{PAPER_FINAL_L2:.0f}",
+    }
+
+
 def validation_markdown(runs: GMMRuns) -> str:
     """The check of the batched EM against scikit-learn, in one paragraph."""
     check = validation_summary(runs.validation)
@@ -405,35 +474,37 @@ def summary_markdown(runs: GMMRuns) -> str:
     return "\n".join(lines)
 
 
-def batch_markdown(runs: GMMRuns) -> str:
-    """A Markdown table of every batch: seeds, generations, wall and CPU seconds, and
-    generations × seeds per wall second (all groups of the batch together)."""
-    batches: dict[str, dict] = {}
-    for history in runs.histories.values():
-        entry = batches.setdefault(history.batch, {"seeds": 0, "history": history})
-        entry["seeds"] += history.n_seeds
-    lines = ["| batch | seeds | generations | wall s | CPU s | generations × seeds / s |",
-             "|---|---|---|---|---|---|"]
-    for batch, entry in batches.items():
-        h = entry["history"]
-        rate = entry["seeds"] * h.n_generations / h.wall_seconds
-        lines.append(f"| `{batch}` | {entry['seeds']} | {h.n_generations} | "
-                     f"{h.wall_seconds:.0f} | {h.cpu_seconds:.0f} | {rate:.0f} |")
-    return "\n".join(lines)
-
-
 def speed_markdown(runs: GMMRuns) -> str:
-    """The authors' loop against the batched loop, every batch, and the machine's load."""
-    timing, load = runs.timing, runs.load_average
+    """The authors' loop against the batched loop (the wall time of every batch and the
+    machine's load are in :func:`run_log_lines`)."""
+    timing = runs.timing
     return (
         f"Over {timing.authors.n_generations} generations of `one_blob` "
         f"(N = {timing.authors.n_points}, replace, one thread each, back to back): the authors' "
         f"loop ran **{timing.authors_rate:.1f} generations × seeds per second** "
         f"({timing.authors_mean_iterations:.1f} EM iterations per fit on average), the "
         f"batched loop with {timing.batched.n_seeds} seeds **{timing.batched_rate:.0f}** "
-        f"({timing.speedup:.0f}× faster). The chapter's batches ({runs.n_jobs} worker "
-        f"process(es) in parallel):\n\n" + batch_markdown(runs) +
-        f"\n\nThe machine is shared: 1-minute load average {load['start']:.1f} at the start "
-        f"of the chapter and {load['end']:.1f} after the runs, on {os.cpu_count()} CPUs. When "
-        f"the wall time of a batch is much larger than its CPU time, other processes had the "
-        f"cores; the rates above are comparable only within one run.")
+        f"({timing.speedup:.0f}× faster). The wall and CPU time of every batch of the chapter "
+        f"({runs.n_jobs} worker process(es) in parallel) and the machine's load are in the run "
+        f"log at the foot of the page; the machine is shared, so the rates are comparable "
+        f"only within one run.")
+
+
+def run_log_lines(runs: GMMRuns) -> list[str]:
+    """For the run log: every batch's wall and CPU seconds and rate, and the load average."""
+    batches: dict[str, dict] = {}
+    for history in runs.histories.values():
+        entry = batches.setdefault(history.batch, {"seeds": 0, "history": history})
+        entry["seeds"] += history.n_seeds
+    lines = []
+    for batch, entry in batches.items():
+        h = entry["history"]
+        rate = entry["seeds"] * h.n_generations / h.wall_seconds
+        lines.append(f"batch {batch}: {entry['seeds']} seeds × {h.n_generations} generations, "
+                     f"wall {h.wall_seconds:.0f} s, CPU {h.cpu_seconds:.0f} s, "
+                     f"{rate:.0f} generations × seeds / s")
+    load = runs.load_average
+    lines.append(f"1-minute load average {load['start']:.1f} at the start, {load['end']:.1f} "
+                 f"after the runs, on {os.cpu_count()} CPUs (wall ≫ CPU: other processes had "
+                 f"the cores)")
+    return lines
