@@ -14,11 +14,9 @@ __all__ = ["key_results", "setup_markdown", "verification_summary", "best_of_k_s
            "correction_summary"]
 
 
-def key_results(runs: CurationRuns, record) -> dict[str, str]:
+def key_results(runs: CurationRuns) -> dict[str, str]:
     """The headline numbers of the chapter's "Key results" box (label -> value as shown): one
-    per curator, and the outcome of the chapter's checks (it has no paper claims). Call it
-    after the claims are evaluated."""
-    from ..publish.records import VERDICTS
+    per curator (the box itself counts the chapter's checks: it has no paper claims)."""
     verification, best, correction = runs.verification, runs.best_of_k, runs.correction
     specs = verification.loop_specs
     unfiltered = next(label for label, kind, _ in specs if kind == "unfiltered")
@@ -34,9 +32,6 @@ def key_results(runs: CurationRuns, record) -> dict[str, str]:
     start = float(np.median(best.histories[k, fractions[0]]["mass_near_maximisers"][0]))
     uncorrected = correction.histories["projection", correction.gammas[0]]
     strongest = correction.histories["projection", correction.gammas[-1]]
-    checks = [claim.verdict for claim in record.claims.values() if claim.kind == "check"]
-    outcome = ", ".join(f"{checks.count(verdict)} {verdict}" for verdict in VERDICTS
-                        if checks.count(verdict))
     return {
         "Verification": f"median accuracy on the truth at generation {n_last}: "
                         f"{np.median(verification.loops[unfiltered][-1]):.3f} unfiltered, "
@@ -50,7 +45,6 @@ def key_results(runs: CurationRuns, record) -> dict[str, str]:
                            f"{np.median(uncorrected['std'][-1]):.3f} without correction, "
                            f"{np.median(strongest['std'][-1]):.3f} with γ = "
                            f"{correction.gammas[-1]:g} (truth 1)",
-        "The chapter's checks": f"{len(checks)} in all: {outcome or 'none evaluated'}",
     }
 
 

@@ -178,17 +178,16 @@ def format_cell_error(chapter: Chapter, error) -> str:
 
 
 def tidy_executed_notebook(notebook) -> None:
-    """Collapse the parameter cells in the HTML (remove papermill's too when the page removes
-    its own: ``remove-cell``), give claim tables the page's full width, and drop papermill's
-    run metadata."""
-    hide = "hide-cell"
+    """Collapse the chapter's parameter cell in the HTML and remove papermill's injected copy
+    (the profile and settings of the run are in the footer and the results file: one collapsed
+    bar, not two), give claim tables the page's full width, and drop papermill's run
+    metadata."""
     for cell in notebook.cells:
         tags = cell.get("metadata", {}).get("tags", [])
-        if "parameters" in tags and "remove-cell" in tags:
-            hide = "remove-cell"
-        if "parameters" in tags or "injected-parameters" in tags:
-            if hide not in tags:
-                cell.metadata["tags"] = [*tags, hide]
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+        elif "parameters" in tags and not {"hide-cell", "hide-input", "remove-cell"} & set(tags):
+            cell.metadata["tags"] = [*tags, "hide-cell"]
         if any('class="claim-check"' in str(output.get("data", {}).get("text/html", ""))
                for output in cell.get("outputs", [])) and "full-width" not in tags:
             cell.setdefault("metadata", {})["tags"] = [*cell.metadata.get("tags", []),

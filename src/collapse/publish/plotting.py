@@ -107,7 +107,7 @@ def generation_axis(ax, label: str = "generation $n$", log: bool = False, axis: 
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
         target.set_major_locator(LogLocator(base=10))
     else:
-        target.set_major_locator(MaxNLocator(integer=True))
+        target.set_major_locator(MaxNLocator(nbins="auto", integer=True))  # fewer on narrow panels
     target.set_label_text(label)
     return ax
 

@@ -275,8 +275,16 @@ class ChapterRecord:
         if self.headlines:
             lines += [f"- **{label}**: {value}" for label, value in self.headlines.items()]
             lines.append("")
-        lines += [f"**{_plural(len(paper), 'paper claim')}**: {summary or 'none declared'}.",
-                  ""]
+        if paper:
+            lines += [f"**{_plural(len(paper), 'paper claim')}**: {summary}.", ""]
+        else:   # a chapter of checks only (results of other papers, extensions)
+            checks = [claim for claim in self.claims.values() if claim.verdict is not None]
+            counts = {verdict: sum(claim.verdict == verdict for claim in checks)
+                      for verdict in VERDICTS}
+            summary = ", ".join(f"{count} {verdict}" for verdict, count in counts.items()
+                                if count)
+            lines += [f"**{_plural(len(checks), 'check')}** (no claim of the paper itself): "
+                      f"{summary or 'none evaluated'}.", ""]
         lines += [f"* {verdict_badge(claim.verdict)} "
                   f'<a href="#claim-{html.escape(claim.id)}">{_one_line(claim.claim)}</a>'
                   for claim in paper]
