@@ -47,7 +47,7 @@ from .evaluation import DigitClassifier, EvaluationFold, GenerationEvaluator, \
 from .family import RealImages, VAEFamily, check_synthetic_samples
 from .model import heldout_negative_elbo, reconstruct
 
-__all__ = ["ARMS", "arm_settings", "chain_label", "family_from_settings", "chain_inputs",
+__all__ = ["ARMS", "arm_settings", "policy_generations", "chain_label", "family_from_settings", "chain_inputs",
            "run_policy", "Ladder", "run_ladder", "run_experiment", "VAERuns", "run",
            "gate_values", "record_metrics", "CHAIN_SETTINGS", "chains_key",
            "chains_artifact_path", "write_chains_artifact", "read_chains_artifact",
@@ -69,6 +69,14 @@ def arm_settings(settings: Mapping[str, Any], arm: str) -> dict:
             "epochs": settings["authors_epochs"],
             "n_generations": settings["authors_generations"],
             "n_seeds": settings["authors_seeds"], "policies": ["replace"]}
+
+
+def policy_generations(settings: Mapping[str, Any], policy: str) -> int:
+    """Generations a policy's chains run in the chapter: ``n_generations`` for `replace`,
+    ``mitigation_generations`` (at most as many) for the policies that keep real data."""
+    if policy == "replace":
+        return settings["n_generations"]
+    return min(settings["n_generations"], settings["mitigation_generations"])
 
 
 def chain_label(policy_label: str, synthetic_samples: str = "fresh") -> str:
@@ -231,7 +239,8 @@ def run_experiment(settings, policies: Sequence[str] | None = None, n_seeds: int
     Returns (chain label (:func:`chain_label`) -> chains ordered by seed, the results of the
     ``extra`` tasks and of the ladder (``ladder=True``), in that order). ``extra``: more tasks
     ``(kind, settings, policy, seed, samples)`` for the same pool of workers.
-    ``fixed_image_policies`` run as well, with ``synthetic_samples="fixed"``. Results do not
+    ``fixed_image_policies`` run as well, with ``synthetic_samples="fixed"``. A policy runs
+    :func:`policy_generations` generations. Results do not
     depend on ``n_jobs``: each chain's randomness comes only from its own seed, and every chain
     runs with one thread. ``progress(line)`` gets one line per finished job (``True``: print).
     """
@@ -246,8 +255,8 @@ def run_experiment(settings, policies: Sequence[str] | None = None, n_seeds: int
     chains += [(policy, "fixed") for policy in fixed_image_policies]
     for policy, _ in chains:
         policy_from_name(policy, sample_size=2)  # unknown names fail before any work
-    tasks = [("chain", dict(settings), policy, seed, mode) for policy, mode in chains
-             for seed in range(n_seeds)]
+    tasks = [("chain", {**settings, "n_generations": policy_generations(settings, policy)},
+              policy, seed, mode) for policy, mode in chains for seed in range(n_seeds)]
     others = list(extra) + ([("ladder", dict(settings), "", 0, "fresh")] if ladder else [])
     # the longest jobs first (pools that grow, then the others), so no worker idles at the end
     order = sorted(range(len(tasks) + len(others)), key=lambda i: _cost_rank((tasks + others)[i]))
@@ -317,6 +326,11 @@ class VAERuns:
         return min(5, self.settings["authors_generations"])
 
     @property
+    def mitigation_end(self) -> int:
+        """The generation at which the policies other than replace stop."""
+        return min(self.n_generations, self.settings["mitigation_generations"])
+
+    @property
     def grid_generations(self) -> list[int]:
         return [g for g in self.settings["grid_generations"] if g <= self.n_generations]
 
@@ -371,7 +385,8 @@ def record_metrics(record, runs: VAERuns) -> None:
     record.metric("paper_spread_drop", list(PAPER_DROP))
     record.metric("latent_spread", {
         policy: {str(g): float(np.median(stack_metric(chains, "latent_spread")[g]))
-                 for g in [0] + checkpoints} for policy, chains in results.items()})
+                 for g in [0] + checkpoints if g <= chains[0].n_generations}
+        for policy, chains in results.items()})
     record.metric("latent_spread_by_seed", {policy: stack_metric(chains, "latent_spread")
                                             for policy, chains in results.items()})
     for name in ("class_entropy", "rarest_share", "frechet", "heldout_elbo"):
@@ -403,7 +418,7 @@ def record_metrics(record, runs: VAERuns) -> None:
 CHAIN_SETTINGS = ("seed", "dataset", "held_out", "n_generations", "architecture", "capacity",
                   "latent_dim", "epochs", "batch_size", "learning_rate", "weight_decay",
                   "kl_weight", "device", "n_eval_samples", "n_grid_images", "n_seeds",
-                  "policies", "pool_budget")
+                  "policies", "pool_budget", "mitigation_generations")
 """The settings that decide the long arm's chains (which chains, and every number in them)."""
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # src/collapse
@@ -433,8 +448,10 @@ def write_chains_artifact(settings: Mapping[str, Any], chains: Mapping[str, Sequ
     than rerunning them): an ``.npz`` at :func:`chains_artifact_path`, written atomically,
     with ``labels`` (P,) the chain labels, ``latent_spread`` (P, N + 1, seeds) the latent
     spread per generation and seed, ``seconds`` (P, seeds) each chain's wall time and
-    ``settings`` the :data:`CHAIN_SETTINGS` as JSON. Returns the path."""
-    labels = list(chains)
+    ``settings`` the :data:`CHAIN_SETTINGS` as JSON. Only chains of all ``n_generations``
+    generations are filed (shorter mitigation chains are not). Returns the path."""
+    labels = [label for label, runs in chains.items()
+              if runs[0].n_generations == settings["n_generations"]]
     buffer = io.BytesIO()
     np.savez(buffer, labels=np.array(labels),
              latent_spread=np.stack([stack_metric(chains[label], "latent_spread")

@@ -210,14 +210,15 @@ def class_shares_figure(runs: "VAERuns"):
 
 def mitigation_figure(runs: "VAERuns"):
     """fig-vae-mitigation: per policy, each seed's Fréchet distance (left) and latent spread
-    (right) at the last generation over replace's (same seed), with the 90% seed-bootstrap
-    interval of the median."""
+    (right) at the mitigation horizon over replace's at the same generation (same seed), with
+    the 90% seed-bootstrap interval of the median."""
     fig, axes = plotting.subplots(1, 2, width=10.5, height=3.0)
     policies = [policy for policy in runs.chains if policy != "replace"]
+    end = runs.mitigation_end
     for ax, name in zip(axes[0], ("frechet", "latent_spread")):
-        base = stack_metric(runs.replace, name)[-1]
+        base = stack_metric(runs.replace, name)[end]
         for row, policy in enumerate(policies):
-            ratio = stack_metric(runs.chains[policy], name)[-1] / base
+            ratio = stack_metric(runs.chains[policy], name)[end] / base
             low, high = seed_interval(ratio)
             ax.plot([low, high], [row, row], color=plotting.color(row + 1), linewidth=5,
                     alpha=0.4, solid_capstyle="butt")
@@ -226,7 +227,7 @@ def mitigation_figure(runs: "VAERuns"):
         ax.set_yticks(range(len(policies)), policies)
         ax.set_xscale("log")
     axes[0, 0].axvline(0.5, **plotting.PAPER_STYLE, label="criterion (0.5)")
-    axes[0, 0].set_xlabel(f"FD at generation {runs.n_generations} / replace's")
-    axes[0, 1].set_xlabel(f"latent spread at generation {runs.n_generations} / replace's")
+    axes[0, 0].set_xlabel(f"FD at generation {end} / replace's")
+    axes[0, 1].set_xlabel(f"latent spread at generation {end} / replace's")
     axes[0, 0].legend(loc="lower right")
     return fig

@@ -14,13 +14,15 @@ from .claims import GATE, PAPER_DROP, PAPER_SPREAD, gate_parts, seed_interval, \
     smallest_passing_budget
 from .data import resolve_dataset
 from .evaluation import effective_classes
-from .experiments import VAERuns, arm_settings, chain_inputs
+from .experiments import VAERuns, arm_settings, chain_inputs, policy_generations
 
 __all__ = ["setup_markdown", "timing_markdown", "gate_markdown", "spread_markdown",
            "modes_markdown", "mitigation_markdown", "adam_steps"]
 
-_NETWORKS = {"conv": "the authors' convolutional VAE (two stride-2 convolutions), capacity {}",
-             "mlp": "a fully connected VAE 784–{}–20 (Kingma & Welling's network)"}
+_NETWORKS = {"conv": "the authors' convolutional VAE (two stride-2 convolutions), capacity "
+                     "{capacity}",
+             "mlp": "a fully connected VAE {pixels}–{capacity}–{latent} (Kingma & Welling's "
+                    "network)"}
 _DATASETS = {"digits": "scikit-learn's 8×8 digits", "mnist-10k": "the 10,000 real MNIST digits "
              "of the data root (`mnist-10k`)", "mnist-full": "full MNIST (60,000 training "
              "digits; held-out digits from its test split)"}
@@ -31,8 +33,13 @@ def adam_steps(settings, n_train: int) -> int:
     return settings["epochs"] * math.ceil(n_train / settings["batch_size"])
 
 
-def _network(settings) -> str:
-    return _NETWORKS[settings["architecture"]].format(settings["capacity"])
+def _network(settings, pixels: int) -> str:
+    return _NETWORKS[settings["architecture"]].format(
+        capacity=settings["capacity"], pixels=pixels, latent=settings["latent_dim"])
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch{'' if count == 1 else 's'}"
 
 
 def setup_markdown(settings) -> str:
@@ -43,10 +50,11 @@ def setup_markdown(settings) -> str:
     for arm, name in (("authors", "The authors' arm"), ("long", "The long arm")):
         chosen = arm_settings(settings, arm)
         arms.append(
-            f"- **{name}**: {_network(chosen)}; {chosen['epochs']} epochs per generation "
-            f"({adam_steps(chosen, n_train):,} Adam steps); generations "
-            f"0–{chosen['n_generations']}; {chosen['n_seeds']} seeds; policies "
-            f"{', '.join(f'`{p}`' for p in chosen['policies'])}.")
+            f"- **{name}**: {_network(chosen, split.train_images[0].numel())}; "
+            f"{_epochs(chosen['epochs'])} per generation "
+            f"({adam_steps(chosen, n_train):,} Adam steps); {chosen['n_seeds']} seeds; "
+            + "; ".join(f"`{policy}` for generations 0–{policy_generations(chosen, policy)}"
+                        for policy in chosen['policies']) + ".")
     return (
         f"**This run** (`{settings['profile']}` profile): "
         f"{_DATASETS[resolve_dataset(settings['dataset'])]}, split with a seed into "
@@ -164,21 +172,22 @@ def modes_markdown(runs: VAERuns) -> str:
 
 
 def mitigation_markdown(runs: VAERuns) -> str:
-    """Each policy at the last generation against `replace` (same seeds): Fréchet distance and
-    spread ratios with their intervals, effective classes, held-out ELBO."""
-    last = runs.n_generations
-    base_fd = stack_metric(runs.replace, "frechet")[-1]
-    base_spread = stack_metric(runs.replace, "latent_spread")[-1]
-    lines = [f"At generation {last}, against `replace` (per seed, median [90% interval]): "]
+    """Each policy at the mitigation horizon against `replace` at the same generation (same
+    seeds): Fréchet distance and spread ratios with their intervals, effective classes,
+    held-out ELBO."""
+    end = runs.mitigation_end
+    base_fd = stack_metric(runs.replace, "frechet")[end]
+    base_spread = stack_metric(runs.replace, "latent_spread")[end]
+    lines = [f"At generation {end}, against `replace` (per seed, median [90% interval]): "]
     for policy, chains in runs.chains.items():
-        fd, spread = (stack_metric(chains, name)[-1] for name in ("frechet", "latent_spread"))
-        elbo = median_over_seeds(chains, "heldout_elbo")
+        fd, spread = (stack_metric(chains, name)[end] for name in ("frechet", "latent_spread"))
+        elbo = median_over_seeds(chains, "heldout_elbo")[:end + 1]
         ratios = ("" if policy == "replace" else
                   f"FD ×{_interval(fd / base_fd)} of replace's, spread "
                   f"×{_interval(spread / base_spread)}; ")
         lines.append(
             f"- `{policy}`: {ratios}FD {np.median(fd):.2f}, spread {np.median(spread):.2f} "
             f"(generation 0: {median_over_seeds(chains, 'latent_spread')[0]:.2f}), "
-            f"{_effective(chains)[-1]:.1f} effective classes, held-out −ELBO {elbo[-1]:.0f} "
+            f"{_effective(chains)[end]:.1f} effective classes, held-out −ELBO {elbo[-1]:.0f} "
             f"nats (generation 0: {elbo[0]:.0f}).")
     return "\n".join(lines)
