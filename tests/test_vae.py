@@ -33,8 +33,9 @@ from collapse.vae.data import (MNIST_10K_FILES, load_images, load_mnist, load_mn
 from collapse.vae.evaluation import (METRIC_NAMES, EvaluationFold, GenerationEvaluator,
                                      effective_classes, frechet_distance, gaussian_frechet,
                                      train_classifier)
-from collapse.vae.experiments import (Ladder, VAERuns, arm_settings, chain_label, run_experiment,
-                                      run_ladder, run_policy)
+from collapse.vae.experiments import (Ladder, VAERuns, arm_settings, chain_label,
+                                      policy_generations, read_chains_artifact, run_experiment,
+                                      run_ladder, run_policy, write_chains_artifact)
 from collapse.vae.family import DecoderSampler, RealImages, SamplerData, VAEFamily
 from collapse.vae.model import ConvVAE, MLPVAE, batch_sizes_for_epoch, build_vae, \
     heldout_negative_elbo, resolve_device, vae_loss
@@ -751,3 +752,14 @@ def test_the_results_file_holds_the_headline_numbers():
     assert record.metrics["authors_spread_drop_by_seed"] == pytest.approx(
         [1 - 0.45 / 0.69] * 3)
     assert record.metrics["gate_long"]["parts"]["trained"] is True
+
+
+def test_mitigation_chains_stop_early_and_stay_out_of_the_chains_artifact(tmp_path):
+    settings = tiny_settings(n_generations=3, mitigation_generations=1)
+    assert policy_generations(settings, "replace") == 3
+    assert policy_generations(settings, "accumulate") == 1
+    assert policy_generations({**settings, "mitigation_generations": 9}, "accumulate") == 3
+    chains, _ = run_experiment(settings, ["replace", "accumulate"])
+    assert chains["replace"][0].n_generations == 3 and chains["accumulate"][0].n_generations == 1
+    path = write_chains_artifact(settings, chains, tmp_path)
+    assert set(read_chains_artifact(settings, tmp_path)) == {"replace"} and path.is_file()
