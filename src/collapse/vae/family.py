@@ -137,7 +137,8 @@ class PoolSampler(ImageSampler):
             drawn = part.draw(len(slots), generator)
             if images is None:
                 images = torch.empty(n, *self.image_shape, device=drawn.device)
-            images[slots.to(drawn.device)] = drawn
+            # parts may live on different devices (real images on the CPU, a decoder on a GPU)
+            images[slots.to(images.device)] = drawn.to(images.device)
         return images if images is not None else torch.empty(0, *self.image_shape)
 
     def __repr__(self) -> str:
