@@ -160,7 +160,8 @@ def sample_grids_figure(chains: Mapping[str, list[Chain]], generations: Sequence
                         real: np.ndarray, seed_index: int = 0, columns: int = 6):
     """fig-vae-samples: the first row real held-out digits ``real`` (n, H, W); then one row per
     generation; one column per policy; each cell the decoder means of the same fixed latents
-    decoded by that generation (seed ``seed_index``), dark = ink."""
+    decoded by that generation (seed ``seed_index``), dark = ink ("not run" past a policy's
+    last generation)."""
     policies = list(chains)
     figure, axes = plt.subplots(len(generations) + 1, len(policies), squeeze=False,
                                 figsize=(2.6 * len(policies), 1.1 * (len(generations) + 1)))
@@ -169,8 +170,15 @@ def sample_grids_figure(chains: Mapping[str, list[Chain]], generations: Sequence
         _image_panel(axes[0, column], sample_mosaic(real[:len(grids[0])], columns),
                      title=policy, ylabel="real digits" if column == 0 else None)
         for row, generation in enumerate(generations, start=1):
-            _image_panel(axes[row, column], sample_mosaic(grids[generation], columns),
-                         ylabel=f"generation {generation}" if column == 0 else None)
+            ylabel = f"generation {generation}" if column == 0 else None
+            if generation < len(grids):
+                _image_panel(axes[row, column], sample_mosaic(grids[generation], columns),
+                             ylabel=ylabel)
+            else:  # this policy stopped earlier (the mitigation horizon)
+                _image_panel(axes[row, column], np.ones((1, 6)), ylabel=ylabel)
+                axes[row, column].text(0.5, 0.5, "not run", ha="center", va="center",
+                                       transform=axes[row, column].transAxes, fontsize=8,
+                                       color="#777777")
     return figure
 
 

@@ -29,7 +29,7 @@ PROFILES = {
         "batch_size": 64, "learning_rate": 3e-3,
         "architecture": "mlp", "capacity": 32, "epochs": 2, "n_generations": 5,
         "n_seeds": 2, "policies": ["replace", "mix_real(0.1)", "accumulate"],
-        "mitigation_generations": 5,
+        "mitigation_generations": 3,
         "authors_capacity": 4, "authors_epochs": 1, "authors_generations": 5,
         "authors_seeds": 2,
         "n_eval_samples": 100, "n_grid_images": 6, "n_jobs": 1,
