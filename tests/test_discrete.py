@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from collapse.core import data
+from collapse.core.loop import run_generations
 from collapse.core.policies import policy_from_name
-from collapse.discrete import (chains, declare_claims, evaluate_claims, family, run, words,
-                               wright_fisher)
+from collapse.discrete import (chains, claims, declare_claims, evaluate_claims, family, run,
+                               words, wright_fisher)
 from collapse.publish import profiles, records
 
 TOLERANCE_SE = 4.0
@@ -306,8 +307,9 @@ def test_discrete_profiles_share_keys_and_reject_unknown_settings():
 
 
 # --------------------------------------------------------------------------- claims
-PAPER_CLAIMS = ("absorbed", "fixation-q", "tails-first", "forget-linear", "wikitext-collapse",
-                "accumulate-keeps", "subsample-between", "mix-real-stabilises")
+PAPER_CLAIMS = ("absorbed", "fixation-q", "tails-first")
+CHECKS = ("wright-fisher-times", "diffusion-error", "forget-linear", "wikitext-collapse",
+          "accumulate-keeps", "subsample-between", "mix-real-stabilises")
 
 
 def _synthetic_corpus() -> words.Corpus:
@@ -328,39 +330,109 @@ def small_run():
     return settings, run(settings, corpus=_synthetic_corpus())
 
 
-def _verdicts(settings, runs) -> dict[str, str]:
+def _declared(settings) -> records.ChapterRecord:
     record = records.ChapterRecord("discrete", settings)
     declare_claims(record, settings)
+    return record
+
+
+def _verdicts(settings, runs) -> dict[str, str]:
+    record = _declared(settings)
     evaluate_claims(record, runs)
     assert all(claim.measured for claim in record.claims.values())
     return {claim.id: claim.verdict for claim in record.claims.values()}
 
 
+def test_claims_are_classified_with_a_source():
+    record = _declared(profiles.settings("discrete", "smoke"))
+    kinds = {claim.id: claim.kind for claim in record.claims.values()}
+    assert {i for i, kind in kinds.items() if kind == "paper"} == set(PAPER_CLAIMS)
+    assert {i for i, kind in kinds.items() if kind == "check"} == set(CHECKS)
+    assert all(claim.where for claim in record.claims.values())
+
+
 def test_every_claim_gets_a_verdict_and_collapse_is_reproduced(small_run):
     settings, runs = small_run
     verdicts = _verdicts(settings, runs)
-    assert set(verdicts) >= set(PAPER_CLAIMS) | {"wright-fisher-times", "diffusion-error"}
-    assert set(verdicts.values()) <= set(records.VERDICTS)
-    for claim in set(PAPER_CLAIMS) - {"forget-linear"}:
+    assert set(verdicts) == set(PAPER_CLAIMS) | set(CHECKS)
+    for claim in set(PAPER_CLAIMS) | set(CHECKS) - {"forget-linear", "diffusion-error"}:
         assert verdicts[claim] == "reproduced", claim
     assert verdicts["forget-linear"] != "not reproduced"
-    assert verdicts["wright-fisher-times"] == "reproduced"
     # exact arithmetic: M = 2..6 are far above 12%, so only "partially"
     assert verdicts["diffusion-error"] == "partially reproduced"
 
 
-def test_paper_claims_fail_on_runs_without_the_effect(small_run):
-    """Negative controls: chains stopped before absorption and started from the reversed
-    distribution (so they cannot end on q), word chains that lose nothing (accumulate standing
-    in for replace), and every other policy behaving like replace."""
+@pytest.mark.negative_control("discrete", "absorbed")
+def test_absorbed_fails_when_the_real_data_stay_in_the_pool(small_run):
+    """`accumulate` keeps the real counts in every generation's data, so no state is ever lost
+    and no chain reaches a delta: the criterion says "not reproduced"; the same chains under
+    `replace` are absorbed."""
     settings, runs = small_run
-    rng = np.random.default_rng(9)
-    unabsorbed = [dataclasses.replace(
-        chains.absorption_experiment(result.name, result.counts[::-1], 1000, 20, rng),
-        counts=result.counts) for result in runs.absorption]
+    claim = _declared(settings).claims["absorbed"]
+    rng = np.random.default_rng(21)
+    null = [chains.absorption_experiment(result.name, result.counts, 500, 100, rng,
+                                         policy="accumulate") for result in runs.absorption]
+    assert claim.verdict_for(claims.absorption_value(null)) == "not reproduced"
+    assert claim.verdict_for(claims.absorption_value(runs.absorption)) == "reproduced"
+
+
+class _Sharpened(family.Categorical):
+    """A refit with selection: p ∝ counts² (a low-temperature fit that favours the majority),
+    so the state probabilities are no longer martingales."""
+
+    def fit(self, data, rng):
+        squared = np.asarray(data, float) ** 2
+        return squared / squared.sum(axis=-1, keepdims=True)
+
+
+@pytest.mark.negative_control("discrete", "fixation-q")
+def test_fixation_on_q_fails_when_the_refit_favours_the_majority(small_run):
+    """With the sharpened refit the chains still end on a delta, but on the majority state
+    more often than q: the criterion says "not reproduced"; the exact refit of the same
+    counts, "reproduced"."""
+    settings, runs = small_run
+    claim = _declared(settings).claims["fixation-q"]
+    rng = np.random.default_rng(22)
+    null = []
+    for result in runs.absorption:
+        history = run_generations(_Sharpened(), family.replicate(result.counts, 1000),
+                                  policy_from_name("replace"), 60, rng,
+                                  {"absorbed": family.is_absorbed, "state": family.leading_state})
+        null.append(chains.AbsorptionResult(
+            result.name, result.counts, wright_fisher.multistate_absorbed_by(result.counts, 60),
+            history))
+    value = claims.absorption_value(null)
+    assert value["min_absorbed"] == 1.0
+    assert claim.verdict_for(value) == "not reproduced"
+    assert claim.verdict_for(claims.absorption_value(runs.absorption)) == "reproduced"
+
+
+@pytest.mark.negative_control("discrete", "tails-first")
+@pytest.mark.filterwarnings("ignore:An input array is constant")  # ρ undefined: fails
+def test_tails_first_fails_when_nothing_is_lost(small_run):
+    """Zipf and word chains under `accumulate` lose no state: "not reproduced"; the same
+    chains under `replace`, "reproduced"."""
+    settings, runs = small_run
+    claim = _declared(settings).claims["tails-first"]
+    rng = np.random.default_rng(23)
+    counts = runs.corpus.counts
+    zipf = chains.zipf_experiment(settings.zipf_states, settings.zipf_sample_size, 50, 30, rng,
+                                  policy="accumulate")
+    word_chains = words.wikitext_experiment(counts, "accumulate", 3, 20, rng)
+    assert claim.verdict_for(claims.tails_first_value(zipf, word_chains, counts)) \
+        == "not reproduced"
+    assert claim.verdict_for(claims.tails_first_value(runs.zipf, runs.replace, counts)) \
+        == "reproduced"
+
+
+def test_checks_fail_on_runs_without_the_effect(small_run):
+    """The checks can fail too: word chains that lose nothing (accumulate standing in for
+    replace), and every other policy behaving like replace."""
+    settings, runs = small_run
     replace, accumulate = runs.replace, runs.policies["accumulate"]
-    without = dataclasses.replace(runs, absorption=unabsorbed, replace=accumulate,
+    without = dataclasses.replace(runs, replace=accumulate,
                                   policies={label: replace for label in runs.policies})
     verdicts = _verdicts(settings, without)
-    for claim in PAPER_CLAIMS:
+    for claim in ("forget-linear", "wikitext-collapse", "accumulate-keeps",
+                  "subsample-between", "mix-real-stabilises"):
         assert verdicts[claim] == "not reproduced", claim

@@ -11,7 +11,8 @@ import pytest
 from collapse.core.loop import run_generations
 from collapse.core.policies import MixReal
 from collapse.core.seeds import rng_for
-from collapse.escaping import declare_claims, evaluate_claims, experiments, record_metrics, text
+from collapse.escaping import (claims, declare_claims, evaluate_claims, experiments,
+                               record_metrics, text)
 from collapse.escaping.comparison import (FIXED_REPLACE_LABEL, GROWING_LABEL,
                                           FamilyComparison, FamilyRun)
 from collapse.escaping.theory import gaussian_mix_real_moments, gaussian_mix_real_threshold
@@ -82,7 +83,7 @@ def test_policy_names_plan_and_bad_inputs():
 def test_every_family_implements_the_same_policy_run():
     signatures = {family: inspect.signature(module.policy_run)
                   for family, module in experiments.POLICY_RUNNERS.items()}
-    assert set(signatures) == {"gaussian", "discrete", "gmm", "vae"}
+    assert set(signatures) == {"gaussian", "discrete", "gmm", "vae", "language_model"}
     first = signatures["gaussian"]
     assert list(first.parameters) == ["policy", "n_seeds", "n_generations", "rng", "real_rng",
                                       "settings"]
@@ -221,6 +222,38 @@ def test_claims_fail_without_the_effects():
     _, verdicts = _verdicts(settings, _synthetic_runs(settings, flat, flat,
                                                       dict.fromkeys(VAE_LABELS, 1.0)))
     assert verdicts["replace-degrades"] == "not reproduced"
+
+
+def _measured_comparison(family, policy, settings, n_seeds, n_generations):
+    """A comparison of ``family`` whose `replace` slot holds a small real run of ``policy``."""
+    values = _policy_run(family, policy, n_seeds, n_generations, settings)
+    return FamilyComparison(family, {"replace": FamilyRun(family, "replace", "replace", values,
+                                                          0.0)}, window=2)
+
+
+@pytest.mark.negative_control("escaping", "replace-degrades")
+def test_replace_degrades_fails_on_models_not_trained_on_their_own_output():
+    """The paper claim's criterion on small real runs of three families refitted every
+    generation to the real data only (`mix_real(1)`: no recursion) and on a VAE that is not
+    retrained (its generation-0 measure repeated): "not reproduced". Under `replace` the same
+    three families degrade (3 of 4 families, the VAE still not retrained: at least "partially")."""
+    settings = profiles.settings("escaping", "smoke")
+    record = ChapterRecord("escaping", settings)
+    declare_claims(record, settings)
+    claim = record.claims["replace-degrades"]
+    assert claim.kind == "paper" and claim.where
+    family_settings = {"gaussian": {"sample_size": 30}, "discrete": {"n_states": 30,
+                                                                     "sample_size": 60},
+                       "gmm": {"n_points": 60}}
+    frozen = FamilyComparison("vae", {"replace": FamilyRun(
+        "vae", "replace", "replace", np.full((11, 2), 0.7), 0.0)}, window=2)
+    for policy, verdicts in (("mix_real(1)", {"not reproduced"}),
+                             ("replace", {"reproduced", "partially reproduced"})):
+        comparisons = {family: _measured_comparison(family, policy, family_settings[family],
+                                                    n_seeds, 10)
+                       for family, n_seeds in (("gaussian", 100), ("discrete", 20), ("gmm", 4))}
+        comparisons["vae"] = frozen
+        assert claim.verdict_for(claims.replace_deviations(comparisons)) in verdicts, policy
 
 
 def test_related_claims_picks_policy_claims():

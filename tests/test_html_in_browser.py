@@ -107,3 +107,96 @@ def test_every_page_loads_offline_without_errors(served_book, browser):
         page.close()
         problems += [f"{page_path}: {event}" for event in events]
     assert not problems, "\n".join(problems)
+
+
+# ----------------------------------------------------------------------------- issue 18
+PHONE, DESKTOP = {"width": 400, "height": 860}, {"width": 1400, "height": 900}
+FIRST_FIGURE_WITHIN = 2 * DESKTOP["height"]   # px from the top of a chapter at desktop width
+
+
+def _open(browser, base, page_path, viewport):
+    page = browser.new_page(viewport=viewport)
+    page.goto(urljoin(base, page_path), wait_until="networkidle")
+    return page
+
+
+@pytest.mark.slow
+def test_chapter_list_opens_at_phone_width_and_the_sidebar_toggles_at_desktop(served_book,
+                                                                              browser):
+    """Both themes bind their handlers to the first ☰ of a page; the visible one must work."""
+    base, _ = served_book
+    page = _open(browser, base, "book/gaussian.html", PHONE)
+    page.locator(".primary-toggle:visible").first.click()
+    page.wait_for_function("() => document.getElementById('pst-primary-sidebar-modal').open")
+    links = page.locator("#pst-primary-sidebar-modal a.reference:visible")
+    links.first.wait_for(state="visible")
+    assert links.count() >= 8, "the chapter list did not open at 400 px"
+    page.keyboard.press("Escape")
+    page.locator(".secondary-toggle:visible").first.click()
+    page.wait_for_function("() => document.getElementById('pst-secondary-sidebar-modal').open")
+    page.close()
+
+    page = _open(browser, base, "book/gaussian.html", DESKTOP)
+    sidebar = page.locator("#pst-primary-sidebar")
+    assert sidebar.is_visible()
+    toggle = page.locator(".primary-toggle:visible")
+    assert toggle.count() == 1
+    toggle.click()
+    page.wait_for_function("() => document.getElementById('pst-primary-sidebar')"
+                           ".classList.contains('pst-sidebar-hidden')")
+    assert not page.evaluate("() => document.getElementById('pst-primary-sidebar-modal').open")
+    toggle.click()
+    page.wait_for_function("() => !document.getElementById('pst-primary-sidebar')"
+                           ".classList.contains('pst-sidebar-hidden')")
+    page.close()
+
+
+# Chapters that still print raw Python into the page, awaiting their own rewrite (issue 18,
+# phase 2); a page leaves this set when it is clean. The set must end empty.
+RAW_TEXT_PENDING = {"book/language_model.html"}  # "blocks {'finetune': 16, ...}" in a run note
+READER_TEXT = """() => Array.from(document.querySelectorAll(
+    '.bd-article .cell_output, .bd-article p, .bd-article li, .bd-article td'))
+  .filter(el => !el.closest('.cell_input'))
+  .map(el => el.textContent).join('\\n')"""
+
+
+@pytest.mark.slow
+def test_pages_fit_a_phone_and_show_no_raw_python(served_book, browser):
+    """At 400 px no page scrolls sideways; no page shows a repr (``Claim(``) or a dict."""
+    base, html_root = served_book
+    problems = []
+    context = browser.new_context(viewport=PHONE)
+    for page_path in book_pages(html_root):
+        page = context.new_page()
+        page.goto(urljoin(base, page_path), wait_until="networkidle")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            problems.append(f"{page_path}: {width} px wide at {PHONE['width']} px")
+        text = page.evaluate(READER_TEXT)
+        for raw in ("Claim(", "{'"):
+            if raw in text and page_path not in RAW_TEXT_PENDING:
+                at = text.index(raw)
+                problems.append(f"{page_path}: shows {text[max(0, at - 30):at + 50]!r}")
+        page.close()
+    context.close()
+    assert RAW_TEXT_PENDING <= set(book_pages(html_root))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="issue 18, phase 2: chapters put the paper's figure first",
+                   strict=False)
+def test_the_first_figure_of_each_chapter_is_near_the_top(served_book, browser):
+    from collapse.publish.chapters import content_chapters
+    from conftest import PROJECT_ROOT
+    base, _ = served_book
+    late = []
+    for chapter in content_chapters(PROJECT_ROOT):
+        page = _open(browser, base, f"{chapter.docname}.html", DESKTOP)
+        top = page.evaluate("() => { const f = document.querySelector('.bd-article figure, "
+                            ".bd-article .cell_output img'); return f ? "
+                            "f.getBoundingClientRect().top + window.scrollY : null; }")
+        if top is None or top > FIRST_FIGURE_WITHIN:
+            late.append(f"{chapter.name}: first figure at {top} px")
+        page.close()
+    assert not late, "\n".join(late)

@@ -7,16 +7,7 @@ import re
 
 import pytest
 
-from collapse.publish import runner
-from conftest import make_mini_project
-
-
-@pytest.fixture
-def mini(tmp_path, tiny_chapter_text):
-    other = tiny_chapter_text.replace('"tiny"', '"tiny2"').replace("fig-tiny-", "fig-tiny2-") \
-        .replace("# A tiny chapter", "# Another tiny chapter")
-    root = make_mini_project(tmp_path / "project", {"tiny": tiny_chapter_text, "tiny2": other})
-    return root, runner.BuildPaths(tmp_path / "out")
+from collapse.publish import cache, runner
 
 
 def test_chapters_come_from_the_toc_with_their_dependencies(mini):
@@ -30,9 +21,9 @@ def test_chapters_come_from_the_toc_with_their_dependencies(mini):
 @pytest.mark.slow
 def test_build_runs_in_parallel_skips_unchanged_and_builds_html(mini, capsys, monkeypatch):
     root, paths = mini
-    # the package's digest is pinned so an edit elsewhere in src/ during the test cannot rerun
-    # chapters; test_a_code_change_changes_every_key covers the digest itself
-    monkeypatch.setattr(runner, "collapse_code_digest", lambda: "pinned")
+    # the code fingerprint is pinned so an edit in src/ during the test cannot rerun chapters;
+    # test_a_key_changes_with_profile_overrides_and_code covers the fingerprint itself
+    monkeypatch.setattr(cache, "code_fingerprint", lambda source, package_dir=None: {"x": "1"})
     chapters = runner.book_chapters(root)
     report = runner.run_chapters(chapters, "smoke", {"tiny": {"draws": 50}}, paths, jobs=2)
     assert {name: item["status"] for name, item in report.items()} == \
@@ -75,6 +66,29 @@ def test_build_runs_in_parallel_skips_unchanged_and_builds_html(mini, capsys, mo
     (paths.results / "tiny2.json").unlink()
     fourth = runner.run_chapters(chapters, "smoke", {"tiny": {"draws": 60}}, paths)
     assert fourth["tiny2"]["status"] == "ran"
+    capsys.readouterr()
+
+    # a results file truncated behind the cache's back is noticed and recomputed
+    (paths.results / "tiny.json").write_text('{"chapter": "ti')
+    fifth = runner.run_chapters(chapters, "smoke", {"tiny": {"draws": 60}}, paths)
+    assert fifth["tiny"]["status"] == "ran" and fifth["tiny2"]["status"] == "skipped"
+    assert "tiny.json changed since it was written" in capsys.readouterr().err
+    json.loads((paths.results / "tiny.json").read_text())
+    # a run that fails under --force moves the old outputs aside and marks the built pages
+    with pytest.raises(runner.ChapterFailed):
+        runner.run_chapters(chapters, "smoke", {"tiny": {"fail": True}}, paths, force=True)
+    assert not (paths.results / "tiny.json").exists()
+    assert not paths.executed(chapters[0]).exists()
+    assert (paths.stale / "results" / "tiny.json").is_file()
+    page = (paths.html / "book" / "tiny.html").read_text()
+    assert "This page is from an earlier run" in page and "this chapter was asked to fail" in page
+    assert "uses the results of tiny" in (paths.html / "book" / "claims.html").read_text()
+    assert "earlier run" not in (paths.html / "book" / "tiny2.html").read_text()
+    # the next successful build replaces the marked pages
+    assert runner.run_chapters(chapters, "smoke", {}, paths)["tiny"]["status"] == "ran"
+    assert runner.build_html(paths, runner.stage_site(chapters, paths, project_root=root))
+    for name in ("tiny", "claims"):
+        assert "earlier run" not in (paths.html / "book" / f"{name}.html").read_text(), name
 
 
 @pytest.mark.slow
@@ -103,7 +117,9 @@ def test_command_line_exit_codes(mini, monkeypatch, capsys, tmp_path):
     assert runner.main(["run", chapter, "-p", "n_sedes=3", *out]) == 2
     assert "n_sedes" in capsys.readouterr().err
     assert runner.main(["run", chapter, "--profile", "smoke", "-p", "draws=20", *out]) == 0
-    assert json.loads((paths.results / "tiny.json").read_text())["metrics"]["draws"] == 20
+    scratch = runner.BuildPaths(paths.root, "smoke", scratch=True)   # never the book's folder
+    assert json.loads((scratch.results / "tiny.json").read_text())["metrics"]["draws"] == 20
+    assert not paths.results.exists()
 
 
 def test_overrides_are_parsed_as_yaml_and_routed_to_chapters(mini):
@@ -128,14 +144,19 @@ def test_bad_jobs_and_profile_are_rejected(mini):
         runner.run_chapters(chapters, "fast", {}, paths)
 
 
-def test_a_code_change_changes_every_key(mini, tmp_path):
+def test_a_key_changes_with_profile_overrides_and_code(mini, monkeypatch):
     root, paths = mini
     chapter = runner.book_chapters(root)[0]
-    key = runner.chapter_key(chapter, "smoke", {}, paths.results, runner.collapse_code_digest())
-    assert key == runner.chapter_key(chapter, "smoke", {}, paths.results,
-                                     runner.collapse_code_digest())
-    assert key != runner.chapter_key(chapter, "smoke", {}, paths.results, "other code")
-    assert key != runner.chapter_key(chapter, "book", {}, paths.results,
-                                     runner.collapse_code_digest())
-    assert key != runner.chapter_key(chapter, "smoke", {"draws": 3}, paths.results,
-                                     runner.collapse_code_digest())
+
+    def key(profile="smoke", overrides=None):
+        return cache.key_of(cache.key_parts(chapter, profile, overrides or {}, paths.results))
+
+    assert key() == key()
+    assert key() != key("book") and key() != key(overrides={"draws": 3})
+    parts = cache.key_parts(chapter, "smoke", {}, paths.results)
+    assert "collapse/publish/records.py" in parts["code"]
+    monkeypatch.setattr(cache, "code_fingerprint",
+                        lambda source, package_dir=None: {**parts["code"], "x.py": "edited"})
+    assert key() != cache.key_of(parts)
+    assert "code changed (x.py)" in cache._changes(
+        parts, cache.key_parts(chapter, "smoke", {}, paths.results))

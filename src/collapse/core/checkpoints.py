@@ -8,7 +8,7 @@ import pickle
 from pathlib import Path
 from typing import Protocol
 
-from .io import atomic_write_bytes
+from .io import CHECKPOINT_LOG, atomic_write_bytes, note_use
 
 __all__ = ["Checkpointer", "PickleCheckpointer"]
 
@@ -32,6 +32,8 @@ class PickleCheckpointer:
 
     def __init__(self, directory: str | os.PathLike):
         self.directory = Path(directory)
+        # the runner keeps folders a chapter used; `collapse clean --checkpoints` prunes others
+        note_use(CHECKPOINT_LOG, str(self.directory.resolve()))
 
     def _path(self, generation: int) -> Path:
         return self.directory / f"generation-{generation:06d}.pkl"

@@ -57,6 +57,14 @@ class ArrayData:
         # batched: an independent subsample for every seed
         keys = rng.random((data.shape[0], size))
         index = np.argsort(keys, axis=1)[:, :n]
+        return self.gather(data, index)
+
+    def gather(self, data: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """The points at ``index`` along the point axis: ``index`` has shape (n,) for
+        ``axis=0`` and (S, n) for ``axis=1`` (a separate choice for every seed)."""
+        data, index = np.asarray(data), np.asarray(index)
+        if self.axis == 0:
+            return data[index]
         index = index.reshape(index.shape + (1,) * (data.ndim - 2))
         return np.take_along_axis(data, index, axis=1)
 

@@ -17,6 +17,7 @@ import numpy as np
 from .checkpoints import Checkpointer
 from .family import Family
 from .policies import Policy
+from .progress import start_chain
 
 __all__ = ["History", "Fold", "KeepAt", "FirstGeneration", "run_generations", "Metric"]
 
@@ -118,7 +119,8 @@ def run_generations(family: Family, real: Any, policy: Policy, n_generations: in
     :class:`Fold`, quantities carried across generations. ``checkpointer``: when given, each
     finished generation is saved and a rerun resumes after the last complete one (metrics,
     folds, pool and random state included, so a resumed run equals an uninterrupted one).
-    ``progress(generation, n_generations)`` is called after each generation.
+    ``progress(generation, n_generations)`` is called after each generation. Every chain also
+    reports its generations to the runner's terminal (:mod:`collapse.core.progress`).
     """
     if isinstance(n_generations, bool) or not isinstance(n_generations, (int, np.integer)) \
             or n_generations < 0:
@@ -132,6 +134,7 @@ def run_generations(family: Family, real: Any, policy: Policy, n_generations: in
         raise ValueError("metrics must name at least one metric to record")
     folds = dict(folds or {})
     started = time.perf_counter()
+    live = start_chain(n_generations)
 
     records, sizes = {name: [] for name in metrics}, []
     state = checkpointer.latest() if checkpointer is not None else None
@@ -153,6 +156,7 @@ def run_generations(family: Family, real: Any, policy: Policy, n_generations: in
         carried = {name: fold.start(model, data) for name, fold in folds.items()}
         sizes.append(family.data_type.size(real))
         _save(checkpointer, 0, model, data, pool, records, carried, sizes, rng)
+        live.finished(0)
         if progress:
             progress(0, n_generations)
         start = 1
@@ -166,6 +170,7 @@ def run_generations(family: Family, real: Any, policy: Policy, n_generations: in
                    for name, fold in folds.items()}
         sizes.append(family.data_type.size(data))
         _save(checkpointer, generation, model, data, pool, records, carried, sizes, rng)
+        live.finished(generation)
         if progress:
             progress(generation, n_generations)
 

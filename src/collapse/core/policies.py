@@ -4,18 +4,25 @@ M = the sample size of a generation. ``replace`` (M samples of generation n, the
 default), ``accumulate`` (everything so far, real data included), ``accumulate_subsample`` (M
 points drawn from that pool), ``mix_real(f)`` (a fraction f drawn afresh from the real data,
 the rest generated) and ``growing(schedule)`` (replace with M_n from a schedule).
+
+``curated(selector, base)`` wraps any of them: every dataset the base policy would take from the
+model is chosen from the model's candidates by a family-independent :class:`Selector` — kept by
+a verifier (:class:`KeepIf`), picked one of K under a reward (:class:`BestOfK`), or corrected
+toward the truth (:class:`Corrected`).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
 
-from .checks import check_fraction, check_sample_size
+from .checks import check_choice, check_fraction, check_sample_size
 from .family import DataType, Family, GenerationContext
 
 __all__ = ["Policy", "Replace", "Accumulate", "AccumulateSubsample", "MixReal", "Growing",
-           "linear_growth", "policy_from_name", "POLICY_NAMES"]
+           "linear_growth", "policy_from_name", "POLICY_NAMES", "Selector", "KeepIf",
+           "BestOfK", "Corrected", "Curated", "CuratedFamily"]
 
 
 class Policy:
@@ -177,3 +184,172 @@ def policy_from_name(name: str, *, fraction: float | None = None,
         raise ValueError("policy 'growing' needs a schedule (generation -> sample size) or a "
                          "sample_size M₀ for M_n = M₀ (n + 1)")
     raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(POLICY_NAMES)}")
+
+
+# --------------------------------------------------------------------------- curation
+def _seed_first(values: np.ndarray, data_type: DataType) -> np.ndarray:
+    """Per-candidate values with a leading seed axis: (N,) -> (1, N) for unbatched data."""
+    values = np.asarray(values)
+    return values[None] if getattr(data_type, "axis", 1) == 0 else values
+
+
+def _gather(data_type: DataType, data: Any, index: np.ndarray) -> Any:
+    """``data_type.gather`` with a seed-first ``index`` (S, n) ((1, n) for unbatched data)."""
+    if not hasattr(data_type, "gather"):
+        raise ValueError(f"curation needs a data type that can gather points by index (e.g. "
+                         f"collapse.core.family.ArrayData), got {type(data_type).__name__}")
+    return data_type.gather(data, index[0] if getattr(data_type, "axis", 1) == 0 else index)
+
+
+class Selector:
+    """Chooses n points per seed from candidates a model generates; knows nothing of the family.
+
+    ``curate(draw, n, data_type, rng)``: ``draw(k)`` returns k fresh candidates per seed (the
+    family's ``generate``); the result is a dataset of n points per seed. The chapter supplies
+    the verifier, reward or correction as a function of a dataset of candidates.
+    """
+
+    def curate(self, draw: Callable[[int], Any], n: int, data_type: DataType,
+               rng: np.random.Generator) -> Any:
+        raise NotImplementedError
+
+    def label(self) -> str:
+        return type(self).__name__
+
+
+class KeepIf(Selector):
+    """Verification: keep the candidates ``accept(candidates, rng)`` marks True (bool, one per
+    candidate: (S, N), or (N,) for unbatched data; a deterministic verifier ignores ``rng``),
+    drawing fresh candidates until every seed
+    has n; the first n kept per seed, in the order drawn (rejection sampling: the kept points
+    are distributed as the model's output conditioned on acceptance). ``max_draws``: the most
+    candidates per kept point before giving up with ValueError."""
+
+    def __init__(self, accept: Callable[[Any, np.random.Generator], np.ndarray],
+                 description: str = "verifier",
+                 max_draws: int = 1000):
+        if not callable(accept):
+            raise ValueError(f"accept must be a callable (candidates, rng) -> bool array, "
+                             f"got {accept!r}")
+        self.accept, self.description = accept, description
+        self.max_draws = check_sample_size(max_draws, "max_draws", minimum=1)
+
+    def label(self) -> str:
+        return f"keep if {self.description}"
+
+    def curate(self, draw, n, data_type, rng):
+        parts, masks, drawn, batch = [], [], 0, n
+        while True:
+            candidates = draw(batch)
+            mask = _seed_first(self.accept(candidates, rng), data_type).astype(bool)
+            parts.append(candidates)
+            masks.append(mask)
+            drawn += batch
+            kept = sum(m.sum(axis=1) for m in masks)
+            if kept.min() >= n:
+                break
+            if drawn >= self.max_draws * n:
+                raise ValueError(f"the verifier ({self.description}) kept {kept.min()} of "
+                                 f"{drawn} candidates for some seed: below the 1/{self.max_draws} "
+                                 f"acceptance rate KeepIf allows (max_draws)")
+            rate = max(kept.min(), 1) / drawn
+            batch = min(int(math.ceil(1.2 * (n - kept.min()) / rate)) + 8, self.max_draws * n)
+        candidates = parts[0] if len(parts) == 1 else data_type.concat(parts)
+        order = np.argsort(~np.concatenate(masks, axis=1), axis=1, kind="stable")[:, :n]
+        return _gather(data_type, candidates, order)
+
+
+class BestOfK(Selector):
+    """Best-of-K curation: for each of the n points, K candidates are drawn and one is picked
+    under ``reward(candidates)`` (one value per candidate: (S, N), or (N,) unbatched).
+    ``choice="bradley_terry"`` picks candidate i with probability e^{r_i} / Σ_j e^{r_j}
+    (the generalised Bradley–Terry choice; Gumbel-max sampling); ``choice="max"`` the highest
+    reward (the limit of a reward scaled to infinity)."""
+
+    CHOICES = ("bradley_terry", "max")
+
+    def __init__(self, reward: Callable[[Any], np.ndarray], k: int,
+                 choice: str = "bradley_terry", description: str = "reward"):
+        if not callable(reward):
+            raise ValueError(f"reward must be a callable candidates -> reward array, "
+                             f"got {reward!r}")
+        self.reward, self.description = reward, description
+        self.k = check_sample_size(k, "k (candidates per curated point)", minimum=1)
+        self.choice = check_choice(choice, self.CHOICES, "choice")
+
+    def label(self) -> str:
+        return f"best of {self.k} ({self.choice}, {self.description})"
+
+    def curate(self, draw, n, data_type, rng):
+        candidates = draw(self.k * n)
+        rewards = _seed_first(self.reward(candidates), data_type).astype(float)
+        rewards = rewards.reshape(rewards.shape[0], n, self.k)
+        if self.choice == "bradley_terry":
+            rewards = rewards + rng.gumbel(size=rewards.shape)
+        chosen = np.argmax(rewards, axis=2) + self.k * np.arange(n)
+        return _gather(data_type, candidates, chosen)
+
+
+class Corrected(Selector):
+    """Self-correction: n candidates, each mapped by ``correct(candidates, rng)`` (same layout
+    and size) toward the truth, e.g. by an expert or a simulator."""
+
+    def __init__(self, correct: Callable[[Any, np.random.Generator], Any],
+                 description: str = "correction"):
+        if not callable(correct):
+            raise ValueError(f"correct must be a callable (candidates, rng) -> candidates, "
+                             f"got {correct!r}")
+        self.correct, self.description = correct, description
+
+    def label(self) -> str:
+        return f"corrected ({self.description})"
+
+    def curate(self, draw, n, data_type, rng):
+        return self.correct(draw(n), rng)
+
+
+class CuratedFamily:
+    """``family`` whose ``generate`` returns what ``selector`` chooses from its candidates;
+    fitting and the data type are the family's own."""
+
+    def __init__(self, family: Family, selector: Selector):
+        self.family, self.selector = family, selector
+        self.data_type = family.data_type
+
+    def fit(self, data, rng):
+        return self.family.fit(data, rng)
+
+    def generate(self, model, n, rng, context=None):
+        def draw(k: int):
+            return self.family.generate(model, k, rng, context)
+        return self.selector.curate(draw, n, self.data_type, rng)
+
+
+class Curated(Policy):
+    """`curated(selector, base)`: the ``base`` policy (default `replace`), with every dataset
+    it takes from the model chosen by ``selector`` (:class:`KeepIf`, :class:`BestOfK`,
+    :class:`Corrected`). E.g. ``Curated(BestOfK(reward, 5), MixReal(0.2))``: a fraction 0.2
+    of real data, the rest picked one of five under the reward."""
+
+    name = "curated"
+
+    def __init__(self, selector: Selector, base: Policy | None = None):
+        base = Replace() if base is None else base
+        if not isinstance(selector, Selector):
+            raise ValueError(f"selector must be a collapse.core.policies.Selector (KeepIf, "
+                             f"BestOfK, Corrected), got {selector!r}")
+        if not isinstance(base, Policy):
+            raise ValueError(f"base must be a collapse.core.policies.Policy, got {base!r}")
+        super().__init__(None)
+        self.selector, self.base = selector, base
+        self.sample_size, self.needs_points = base.sample_size, base.needs_points
+
+    def label(self) -> str:
+        return f"curated({self.selector.label()}; {self.base.label()})"
+
+    def size_for(self, generation, data_type, real):
+        return self.base.size_for(generation, data_type, real)
+
+    def next_data(self, family, model, pool, real, previous, generation, rng):
+        return self.base.next_data(CuratedFamily(family, self.selector), model, pool, real,
+                                   previous, generation, rng)

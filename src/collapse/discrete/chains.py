@@ -91,12 +91,13 @@ class AbsorptionResult:
 
 
 def absorption_experiment(name: str, counts, n_chains: int, n_generations: int,
-                          rng: np.random.Generator) -> AbsorptionResult:
-    """``n_chains`` replace-chains from the real data ``counts`` (K,) — M = counts.sum() points,
-    q = counts / M: which delta each chain ends in, and when."""
+                          rng: np.random.Generator, policy: str = "replace") -> AbsorptionResult:
+    """``n_chains`` chains from the real data ``counts`` (K,) — M = counts.sum() points,
+    q = counts / M — under ``policy`` (the paper's `replace` by default): which delta each
+    chain ends in, and when (``exact_absorbed`` is the `replace` theory whatever the policy)."""
     counts = check_counts(counts)
     history = run_chains(replicate(counts, n_chains), n_generations, rng,
-                         {"absorbed": is_absorbed, "state": leading_state})
+                         {"absorbed": is_absorbed, "state": leading_state}, policy=policy)
     exact = wright_fisher.multistate_absorbed_by(counts, n_generations)
     return AbsorptionResult(name, counts, exact, history)
 
@@ -104,13 +105,17 @@ def absorption_experiment(name: str, counts, n_chains: int, n_generations: int,
 def absorption_summary(result: AbsorptionResult) -> dict[str, np.ndarray]:
     """Empirical absorption distribution among absorbed chains against q, per state:
     frequency, its binomial standard error sqrt(q(1-q)/n), z = (freq - q)/se, and a 95%
-    Wilson interval."""
+    Wilson interval (all NaN when no chain was absorbed)."""
     absorbed = result.absorbed[-1]
     finals = result.final_state[absorbed]
     n = len(finals)
     hits = np.bincount(finals, minlength=len(result.counts))
-    frequency = hits / n
     q = result.q
+    if n == 0:
+        nan = np.full(len(q), np.nan)
+        return {"q": q, "frequency": nan, "se": nan, "z": nan, "ci_low": nan, "ci_high": nan,
+                "n_absorbed": 0, "absorbed_share": 0.0}
+    frequency = hits / n
     se = np.sqrt(q * (1 - q) / n)
     low, high = np.transpose([stats.binomtest(int(k), n).proportion_ci(0.95, "wilson")
                               for k in hits])
@@ -251,12 +256,14 @@ class ZipfResult:
 
 
 def zipf_experiment(n_states: int, sample_size: int, n_chains: int, n_generations: int,
-                    rng: np.random.Generator, exponent: float = 1.0) -> ZipfResult:
-    """Replace-chains from a Zipf(``exponent``) distribution over ``n_states`` states."""
+                    rng: np.random.Generator, exponent: float = 1.0,
+                    policy: str = "replace") -> ZipfResult:
+    """Chains from a Zipf(``exponent``) distribution over ``n_states`` states under ``policy``
+    (the paper's `replace` by default; the exact curves are the `replace` theory)."""
     counts = counts_from_probabilities(zipf_probabilities(n_states, exponent), sample_size)
     history = run_chains(replicate(counts, n_chains), n_generations, rng,
                          {"support": support_size, "entropy": entropy,
-                          "gini_simpson": gini_simpson},
+                          "gini_simpson": gini_simpson}, policy=policy,
                          folds={"first_loss": FirstGeneration(is_lost)})
     loss_by = wright_fisher.loss_probability_by(sample_size, counts, n_generations)
     q = counts / sample_size

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from .words import (COUNT_BUCKETS, Corpus, ForgettingTimes, compare_policies,
                     forgetting_times, policy_label, wikitext_corpus, wikitext_experiment)
 
 __all__ = ["STREAMS", "DiscreteRuns", "run", "record_metrics", "settings_summary",
-           "AbsorptionCheck", "absorption_check", "wright_fisher_z", "survival_checkpoints",
+           "AbsorptionCheck", "absorption_check_of", "absorption_check", "wright_fisher_z", "survival_checkpoints",
            "WordLoss", "word_loss", "policy_numbers", "speed_entries", "zipf_counts",
            "policy_run"]
 
@@ -135,10 +135,15 @@ class AbsorptionCheck:
         return min(s["absorbed_share"] for s in self.summaries.values())
 
 
+def absorption_check_of(results: Sequence[AbsorptionResult]) -> AbsorptionCheck:
+    """:class:`AbsorptionCheck` of chains of small distributions."""
+    return AbsorptionCheck({r.name: absorption_summary(r) for r in results},
+                           {r.name: absorption_time_ks(r) for r in results})
+
+
 def absorption_check(runs: DiscreteRuns) -> AbsorptionCheck:
     """:class:`AbsorptionCheck` of the runs' small distributions."""
-    return AbsorptionCheck({r.name: absorption_summary(r) for r in runs.absorption},
-                           {r.name: absorption_time_ks(r) for r in runs.absorption})
+    return absorption_check_of(runs.absorption)
 
 
 def wright_fisher_z(runs: DiscreteRuns) -> float:

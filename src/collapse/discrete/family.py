@@ -72,6 +72,9 @@ def check_counts(counts, name: str = "counts") -> np.ndarray:
 def zipf_probabilities(n_states: int, exponent: float = 1.0) -> np.ndarray:
     """q_k ∝ k^-exponent for k = 1..K, shape (K,)."""
     n_states = check_sample_size(n_states, "n_states")
+    if isinstance(exponent, bool) or not isinstance(exponent, (int, float, np.number)) \
+            or not np.isfinite(exponent) or exponent < 0:
+        raise ValueError(f"exponent must be a finite number >= 0, got {exponent!r}")
     weights = np.arange(1, n_states + 1, dtype=float) ** -float(exponent)
     return weights / weights.sum()
 
@@ -79,10 +82,13 @@ def zipf_probabilities(n_states: int, exponent: float = 1.0) -> np.ndarray:
 def replicate(counts, n_chains: int) -> np.ndarray:
     """The same count vector for ``n_chains`` chains, shape (n_chains, K)."""
     n_chains = check_sample_size(n_chains, "n_chains", minimum=1)
-    counts = np.asarray(counts, dtype=np.int64)
-    if counts.ndim != 1:
-        raise ValueError(f"counts must be 1-D (one count per state), got shape {counts.shape}")
-    return np.tile(counts, (n_chains, 1))
+    values = np.asarray(counts)
+    if values.ndim != 1:
+        raise ValueError(f"counts must be 1-D (one count per state), got shape {values.shape}")
+    if values.dtype.kind == "f" and np.all(np.isfinite(values)) \
+            and np.all(values == np.round(values)):
+        values = values.astype(np.int64)  # 10.0 is a count; 1.5 is not
+    return np.tile(check_counts(values), (n_chains, 1))
 
 
 # --------------------------------------------------------------------------- family

@@ -1,7 +1,8 @@
 """The error-sources chapter's claims: every criterion (:func:`declare_claims`, fixed before the
 run from the profile settings) and every measurement it is applied to (:func:`evaluate_claims`,
-one ``_measure_*`` function per claim, each reading only the runs). Monte-Carlo tolerances are
-in standard errors of the estimate; exact (infinite-data) runs are held to 1e-9.
+one ``_measure_*`` function per claim, each reading only the runs, so that the tests can apply
+the same criteria to runs without the effect). Monte-Carlo tolerances are in standard errors of
+the estimate; the exact (infinite-data) EM run is held to 1e-8.
 """
 from __future__ import annotations
 
@@ -21,7 +22,13 @@ __all__ = ["declare_claims", "evaluate_claims", "Measurement", "MEASUREMENTS"]
 
 
 def declare_claims(record, settings: Mapping[str, Any]) -> None:
-    """Fix every claim's criterion before the experiments run."""
+    """Fix every claim's criterion before the experiments run: four paper claims (the three
+    error sources and how they combine) and two checks of this chapter's own derivations.
+
+    Three statements are identities of exact, infinite-data runs and can only fail through a
+    bug, so they are tests, not rows (tests/test_error_sources.py): the expressivity error is
+    made once, at the first fit (the paper's statement); the infinite-data KDE adds exactly h²
+    per generation; and the KDE's exact recursions under accumulate and mix_real."""
     small, large = settings["small_sample_size"], settings["large_sample_size"]
     record.declare_claim(
         "statistical-only", "Finite samples alone make the fitted Gaussian collapse; the error "
@@ -32,42 +39,25 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         "within [0.95, 1.05]",
         reproduced_if=lambda v: v["small_median"] < 0.1 and v["median_inside"]
         and v["large_low"] >= 0.95 and v["large_high"] <= 1.05,
-        partially_if=lambda v: v["small_median"] < 0.1 and v["large_low"] >= 0.9)
+        partially_if=lambda v: v["small_median"] < 0.1 and v["large_low"] >= 0.9,
+        kind="paper", where="Nature, 'Statistical approximation error'")
     record.declare_claim(
-        "expressivity-first-generation", "With infinite data the expressivity error appears at "
-        "the first fit and then stays fixed",
-        "functional expressivity error: without the other two errors it can only occur at the "
-        "first generation (paper's text, paraphrased; example: one Gaussian for two)",
-        "bimodal D₀, one Gaussian fitted to the exact distribution: W2² to D₀ at generation 0 "
-        "equals the exact 2 − 2κ (to 1e-9) and no later generation differs from it by more "
-        "than 1e-9, under replace, accumulate and mix_real",
-        reproduced_if=lambda v: v["first_error"] < 1e-9 and v["later_change"] < 1e-9)
-    record.declare_claim(
-        "approximation-kde", "An imperfect procedure alone moves the distribution every "
-        "generation: a KDE of infinite data adds h² to the variance each time",
+        "approximation-em", "An imperfect procedure alone — infinite data, a family that "
+        "contains the truth — still changes the distribution generation after generation: EM "
+        "stopped early keeps the variance but sharpens the modes, and the tails vanish",
         "functional approximation error: arises even with infinite data and perfect "
-        "expressivity (paper's text); the KDE recursion is derived here",
-        "infinite data, replace: |Vₙ − (σ² + (n + 1)h²)| < 1e-9 at every generation "
-        "(the opposite of collapse: the variance grows without bound)",
-        reproduced_if=lambda v: v < 1e-9)
-    record.declare_claim(
-        "approximation-em", "EM stopped early, with infinite data and the true family, keeps "
-        "the variance but sharpens the modes: the tails vanish",
-        "not in the paper (an approximation error of the GMM family's own procedure)",
+        "expressivity (the EM example is this chapter's)",
         "for the fewest EM iterations: |Vₙ − 1| < 1e-8 at every generation, the mass outside "
         "D₀'s central 99% falls below half its D₀ value (1%) by the last generation and the W2² "
-        "to D₀ grows; with the most iterations the tail mass stays within 10% of 1%",
+        "to D₀ at least doubles; with the most iterations the tail mass stays within 10% of 1% "
+        "(partially: the tail mass falls below 0.9%)",
         reproduced_if=lambda v: v["variance_error"] < 1e-8 and v["fewest_tail"] < 0.005
-        and v["fewest_w2_growth"] > 1 and abs(v["most_tail"] / 0.01 - 1) < 0.1,
-        partially_if=lambda v: v["variance_error"] < 1e-8 and v["fewest_tail"] < 0.01)
-    record.declare_claim(
-        "kde-recursion", "A KDE refitted to M samples of itself: E V_{n+1} = (1 − 1/M) E Vₙ + h², "
-        "so the variance goes to M h²",
-        "not in the paper (derived here)",
-        "every bandwidth: |MC mean − exact E Vₙ| ≤ 4 SE at generations 1, M/10, M, 3M and the "
-        "last, and the exact E V_N within 2% of M h² when N ≥ 5M",
-        reproduced_if=lambda v: v["max_z"] <= 4 and (v["n_over_m"] < 5 or v["max_gap"] <= 0.02),
-        partially_if=lambda v: v["max_z"] <= 6)
+        and v["fewest_w2_growth"] >= 2 and abs(v["most_tail"] / 0.01 - 1) < 0.1,
+        partially_if=lambda v: v["variance_error"] < 1e-8 and v["fewest_tail"] <= 0.009,
+        kind="paper", where="Nature, 'Functional approximation error'",
+        revised="2026-12-02: the negative control (EM run to convergence) passed the old "
+                "thresholds through rounding (tail mass 0.0099999968 < 1%, W2² ×1.04 at 1e-13); "
+                "was: W2² grows (> 1×), partially: tail mass < 1%")
     record.declare_claim(
         "errors-compound", "Errors can compound: expressivity and statistical errors add",
         "errors compound across generations; more often than not they cascade (paper's text, "
@@ -76,30 +66,35 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         "sum of the parts (expressivity floor + statistical-only MC mean) and above the larger "
         "part by more than 4 SE (partially: above the larger part only)",
         reproduced_if=lambda v: abs(v["ratio_to_sum"] - 1) <= 0.1 and v["z"] > 4,
-        partially_if=lambda v: v["z"] > 4)
+        partially_if=lambda v: v["z"] > 4,
+        kind="paper", where="Nature, the three sources of error (how they combine)")
     record.declare_claim(
         "errors-cancel", "Errors can cancel: with h² = σ²/M the KDE's kernel inflation offsets "
         "the finite-sample shrinkage",
         "better expressiveness can counteract statistical noise as well as compound it "
-        "(paper's text, paraphrased)",
+        "(paper's text, paraphrased; the KDE example is this chapter's)",
         f"KDE, M = {settings['kde_sample_size']}, h² = σ²/M: MC mean V_N within 4 SE of σ² at "
         "the last generation, while the statistical error alone leaves median σ²_N ≤ 0.5σ² and "
         "the approximation error alone V_N ≥ 1.5σ²",
         reproduced_if=lambda v: abs(v["z"]) <= 4 and v["statistical"] <= 0.5
-        and v["approximation"] >= 1.5)
+        and v["approximation"] >= 1.5,
+        kind="paper", where="Nature, the three sources of error (how they combine)")
+    record.declare_claim(
+        "kde-recursion", "A KDE refitted to M samples of itself: E V_{n+1} = (1 − 1/M) E Vₙ + h², "
+        "so the variance goes to M h²",
+        "not in the paper (derived here)",
+        "every bandwidth: |MC mean − exact E Vₙ| ≤ 4 SE at generations 1, M/10, M, 3M and the "
+        "last, and the exact E V_N within 2% of M h² when N ≥ 5M",
+        reproduced_if=lambda v: v["max_z"] <= 4 and (v["n_over_m"] < 5 or v["max_gap"] <= 0.02),
+        partially_if=lambda v: v["max_z"] <= 6,
+        kind="check", where="this chapter's derivation, checked by simulation")
     record.declare_claim(
         "cancel-is-partial", "The cancellation is partial: the location still drifts",
         "not in the paper (derived here)",
         "the same KDE chain: MC mean of (m_N − μ)² within 4 SE of the exact (N + 1)σ²/M and "
         "≥ 10× its generation-0 value σ²/M",
-        reproduced_if=lambda v: abs(v["z"]) <= 4 and v["growth"] >= 10)
-    record.declare_claim(
-        "policies-bound-approximation", "Fresh real data bounds the approximation error; "
-        "accumulating slows it to logarithmic growth",
-        "not in the paper (exact recursions derived here)",
-        "infinite-data KDE: the loop's Vₙ equals σ² + h²·H_{n+1} (accumulate) and "
-        "σ² + h²/f + (h² − h²/f)(1 − f)ⁿ (mix_real(f)) to 1e-9 at every generation",
-        reproduced_if=lambda v: v < 1e-9)
+        reproduced_if=lambda v: abs(v["z"]) <= 4 and v["growth"] >= 10,
+        kind="check", where="this chapter's derivation, checked by simulation")
 
 
 class Measurement(NamedTuple):
@@ -124,24 +119,6 @@ def _measure_statistical_only(runs: ErrorSourceRuns) -> Measurement:
                        f"M = {small}: median σ_N = {median:.4f} (exact {exact_median:.4f}) at "
                        f"N = {last:,}; M = {large:,}: 10–90% of σ_N = [{large_low:.4f}, "
                        f"{large_high:.4f}]")
-
-
-def _measure_expressivity_first_generation(runs: ErrorSourceRuns) -> Measurement:
-    floor, expressivity = runs.expressivity_floor, runs.expressivity
-    first_w2 = next(iter(expressivity.values()))["w2_squared"][0]
-    change = max(float(np.abs(run["w2_squared"] - run["w2_squared"][0]).max())
-                 for run in expressivity.values())
-    return Measurement({"first_error": abs(first_w2 - floor), "later_change": change},
-                       f"W2²₀ = {first_w2:.6f} (exact {floor:.6f}); largest later change "
-                       f"{change:.1e} over {len(expressivity)} policies")
-
-
-def _measure_approximation_kde(runs: ErrorSourceRuns) -> Measurement:
-    bandwidth, replace = runs.exact_kde_bandwidth, runs.exact_kde["replace"]["variance"]
-    gap = float(np.abs(replace - exact_kde_variance(bandwidth, len(replace) - 1)).max())
-    return Measurement(gap, f"V₀ = {replace[0]:.4f} → V_N = {replace[-1]:.3f} (N = "
-                            f"{len(replace) - 1:,}, h = {bandwidth:g}); largest gap to "
-                            f"σ² + (n+1)h²: {gap:.1e}")
 
 
 def _measure_approximation_em(runs: ErrorSourceRuns) -> Measurement:
@@ -215,26 +192,13 @@ def _measure_cancel_is_partial(runs: ErrorSourceRuns) -> Measurement:
                        f"{exact:.3f} = {growth:.0f} × σ²/M")
 
 
-def _measure_policies_bound_approximation(runs: ErrorSourceRuns) -> Measurement:
-    worst = 0.0
-    for label, run in runs.exact_kde.items():
-        exact = exact_kde_variance(runs.exact_kde_bandwidth, run.n_generations, label)
-        worst = max(worst, float(np.abs(run["variance"] - exact).max()))
-    finals = ", ".join(f"{label} {run['variance'][-1]:.3f}"
-                       for label, run in runs.exact_kde.items())
-    return Measurement(worst, f"largest gap {worst:.1e}; V_N: {finals}")
-
-
 MEASUREMENTS = {
     "statistical-only": _measure_statistical_only,
-    "expressivity-first-generation": _measure_expressivity_first_generation,
-    "approximation-kde": _measure_approximation_kde,
     "approximation-em": _measure_approximation_em,
-    "kde-recursion": _measure_kde_recursion,
     "errors-compound": _measure_errors_compound,
     "errors-cancel": _measure_errors_cancel,
+    "kde-recursion": _measure_kde_recursion,
     "cancel-is-partial": _measure_cancel_is_partial,
-    "policies-bound-approximation": _measure_policies_bound_approximation,
 }
 """Claim id -> the function measuring it on the runs (one per declared claim)."""
 

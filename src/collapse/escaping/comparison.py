@@ -22,7 +22,7 @@ __all__ = ["FAMILIES", "FamilyMetric", "FAMILY_METRICS", "FIXED_REPLACE_LABEL",
            "GROWING_LABEL", "parse_policy", "policy_label", "FamilyRun", "FamilyComparison",
            "window_for"]
 
-FAMILIES = ("gaussian", "discrete", "gmm", "vae")
+FAMILIES = ("gaussian", "discrete", "gmm", "vae", "language_model")
 
 FIXED_REPLACE_LABEL = "replace, fixed M₀ images"  # the VAE's replace on a fixed sample
 GROWING_LABEL = "growing M₀(n+1)"
@@ -43,6 +43,8 @@ FAMILY_METRICS = {
     "discrete": FamilyMetric("discrete", "share of the original support alive", "level"),
     "gmm": FamilyMetric("gmm", "L2² to the truth", "error"),
     "vae": FamilyMetric("vae", "latent spread (generation-0 encoder)", "level"),
+    "language_model": FamilyMetric("language_model", "test perplexity (small OPT, sampling)",
+                                   "error"),
 }
 
 

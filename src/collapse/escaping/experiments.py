@@ -26,6 +26,7 @@ from ..core.seeds import rng_for
 from ..discrete import experiments as discrete_experiments
 from ..gaussian import experiments as gaussian_experiments
 from ..gmm import experiments as gmm_experiments
+from ..language_model import experiments as language_model_experiments
 from ..publish import profiles
 from ..vae import experiments as vae_experiments
 from .comparison import (FAMILIES, FIXED_REPLACE_LABEL, FamilyComparison, FamilyRun,
@@ -37,7 +38,8 @@ __all__ = ["POLICY_RUNNERS", "POOLED_POLICIES", "policy_names", "vae_settings", 
            "EscapingRuns", "gaussian_moments", "run", "record_metrics"]
 
 POLICY_RUNNERS = {"gaussian": gaussian_experiments, "discrete": discrete_experiments,
-                  "gmm": gmm_experiments, "vae": vae_experiments}
+                  "gmm": gmm_experiments, "vae": vae_experiments,
+                  "language_model": language_model_experiments}
 """family -> the module whose ``policy_run`` runs it."""
 
 POOLED_POLICIES = ("accumulate", "growing")
@@ -90,11 +92,14 @@ def plan_runs(settings: Mapping[str, Any]) -> list[PlannedRun]:
                       "sample_size": settings["discrete_sample_size"]}),
         "gmm": (settings["gmm_seeds"], n,
                 {"n_points": settings["gmm_points"], "setup": "two_gaussians"}),
-        "vae": (settings["vae_seeds"], settings["vae_generations"], vae_settings(settings))}
+        "vae": (settings["vae_seeds"], settings["vae_generations"], vae_settings(settings)),
+        "language_model": (settings["language_model_seeds"],
+                           settings["language_model_generations"],
+                           profiles.settings("language_model", settings["profile"]))}
     plans = []
     for family in FAMILIES:
         n_seeds, generations, options = scale[family]
-        fractions = settings["vae_fractions" if family == "vae" else "fractions"]
+        fractions = settings.get(f"{family}_fractions", settings["fractions"])
         for name in policy_names(fractions):
             seeds, length = n_seeds, generations
             if family == "gmm" and name in POOLED_POLICIES:
@@ -108,8 +113,9 @@ def plan_runs(settings: Mapping[str, Any]) -> list[PlannedRun]:
 
 
 def scale_generations(settings: Mapping[str, Any], family: str) -> int:
-    """A family's number of generations N (the VAE's ``vae_generations``)."""
-    return settings["vae_generations" if family == "vae" else "n_generations"]
+    """A family's number of generations N (the VAE's ``vae_generations``, the language
+    model's ``language_model_generations``)."""
+    return settings.get(f"{family}_generations", settings["n_generations"])
 
 
 def streams(seed: int, plan: PlannedRun) -> tuple[np.random.Generator, np.random.Generator]:

@@ -128,7 +128,8 @@ def plot_gaussian_theory(ax, runs: EscapingRuns) -> None:
 
 def families_figure(runs: EscapingRuns):
     """Every family's normalised measure against generation under the headline policies."""
-    fig, axes = plotting.subplots(2, 2, width=10.5, height=7.6)
+    rows = -(-len(runs.comparisons) // 2)  # two families per row
+    fig, axes = plotting.subplots(rows, 2, width=10.5, height=3.8 * rows)
     plot_families(axes, runs.comparisons, runs.settings["headline_fractions"])
     return fig
 

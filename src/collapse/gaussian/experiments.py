@@ -300,6 +300,16 @@ def run(settings: Mapping[str, Any], progress: Progress | None = None) -> Gaussi
 def record_metrics(record, runs: GaussianRuns) -> None:
     """The chapter's headline numbers for ``_build/results/gaussian.json``."""
     record.metric("median_sigma_at_generation_1000", median_std_table(runs.sweep, 1000))
+    smallest = min(runs.sample_sizes)
+    pooled = {}
+    for estimator in theory.ESTIMATORS:
+        run = runs.sweep[estimator, smallest]
+        row = run.row(smallest)
+        mean, se = mc_mean_with_se(run.std[row] ** 2 + run.mean[row] ** 2)
+        pooled[estimator] = {"M": smallest, "generation": smallest, "mc_mean": float(mean),
+                             "mc_se": float(se), "exact": float(theory.expected_pooled_variance(
+                                 run.theory_sizes(), estimator)[smallest])}
+    record.metric("pooled_variance_at_generation_M", pooled)
     record.metric("mc_mean_breakdown_generation", {
         str(size): {"first_below_half": half, "below_by_3_se_for_good": for_good}
         for size, (half, for_good) in breakdown_generations(runs).items()})

@@ -34,6 +34,13 @@ __all__ = [
 ESTIMATORS = ("unbiased", "biased")
 
 
+def _check_finite(name: str, *summaries: np.ndarray) -> None:
+    """ValueError naming ``name`` when a summary of it (mean, M2: NaN/inf propagate into
+    them, O(S) to check) is not finite."""
+    if not all(np.all(np.isfinite(summary)) for summary in summaries):
+        raise ValueError(f"{name} must be finite numbers (no NaN or inf, no overflow)")
+
+
 def check_estimator(estimator: str) -> str:
     """Return ``estimator`` if it is one of :data:`ESTIMATORS`, else raise ValueError."""
     if estimator not in ESTIMATORS:
@@ -69,8 +76,12 @@ class GaussianStats:
         if samples.ndim != 2:
             raise ValueError(f"samples must have shape (seeds, points), got {samples.shape}")
         check_sample_size(samples.shape[1], "number of points per seed")
-        mean = samples.mean(axis=1)
-        return cls(samples.shape[1], mean, ((samples - mean[:, None]) ** 2).sum(axis=1))
+        check_sample_size(samples.shape[0], "number of seeds (rows of samples)", minimum=1)
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite: the error below
+            mean = samples.mean(axis=1)
+            m2 = ((samples - mean[:, None]) ** 2).sum(axis=1)
+        _check_finite("samples", mean, m2)
+        return cls(samples.shape[1], mean, m2)
 
 
 class SufficientStatistics:
@@ -149,6 +160,9 @@ class ExactGaussian(_GaussianFamily):
         if not isinstance(data, GaussianStats):
             raise ValueError(f"ExactGaussian fits GaussianStats, got {type(data).__name__}; "
                              "summarise points with GaussianStats.from_samples")
+        _check_finite("data (its mean and M2)", data.mean, data.m2)
+        if np.any(np.asarray(data.m2) < 0):
+            raise ValueError("data.m2 (sums of squared deviations) must be >= 0")
         return GaussianFit(np.array(data.mean, float),
                            np.sqrt(data.m2 / self._divisor(data.count)))
 
@@ -172,8 +186,11 @@ class NaiveGaussian(_GaussianFamily):
         if data.ndim != 2:
             raise ValueError(f"NaiveGaussian fits points of shape (seeds, M), got {data.shape}")
         divisor = self._divisor(data.shape[1])
-        mean = data.mean(axis=1)
-        return GaussianFit(mean, np.sqrt(((data - mean[:, None]) ** 2).sum(axis=1) / divisor))
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite: the error below
+            mean = data.mean(axis=1)
+            m2 = ((data - mean[:, None]) ** 2).sum(axis=1)
+        _check_finite("data", mean, m2)
+        return GaussianFit(mean, np.sqrt(m2 / divisor))
 
     def generate(self, model: GaussianFit, n: int, rng: np.random.Generator,
                  context: Any = None) -> np.ndarray:
@@ -197,5 +214,10 @@ PARAMETER_METRICS: dict[str, Callable] = {"mean": _fitted_mean, "std": _fitted_s
 def true_data(family: _GaussianFamily, n_seeds: int, sample_size: int,
               rng: np.random.Generator, mu: float = 0.0, sigma: float = 1.0):
     """Generation 0's real data: M points from N(mu, sigma²) per seed, in ``family``'s form."""
+    n_seeds = check_sample_size(n_seeds, "n_seeds", minimum=1)
+    if not np.isfinite(mu):
+        raise ValueError(f"mu must be a finite number, got {mu!r}")
+    if not (np.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
     truth = GaussianFit(np.full(n_seeds, float(mu)), np.full(n_seeds, float(sigma)))
     return family.generate(truth, sample_size, rng)

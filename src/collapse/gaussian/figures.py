@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # for type hints only
     from .experiments import PolicySpec, SamplerComparison
 
 __all__ = [
-    "plot_authors_view", "plot_std_collapse", "plot_expectations", "plot_w2",
+    "plot_authors_view", "plot_std_collapse", "plot_expectations",
+    "plot_pooled_variance", "plot_w2",
     "plot_prob_small_std", "plot_tails", "plot_start_distributions", "plot_policies",
     "plot_samplers",
 ]
@@ -142,6 +143,38 @@ def plot_expectations(sweep: Mapping[tuple[str, int], Trajectories], sizes: Sequ
     axes[0, 0].set_title(f"variance, {n_seeds_label:,} seeds")
     axes[0, 1].set_title("mean error")
     axes[0, 1].legend(loc="upper left", fontsize=7)
+    return fig
+
+
+def plot_pooled_variance(sweep: Mapping[tuple[str, int], Trajectories], sizes: Sequence[int],
+                         up_to: float = 6.0):
+    """Var(X_n) pooled over chains, the MC mean over seeds of σ²_n + (μ_n − μ)² ± 2 SE (solid
+    unbiased, dashed biased), against n/M up to ``up_to``, with the exact σ²(1 + Σ1/M_i)
+    (unbiased) and σ² (biased) dotted."""
+    fig, axes = plotting.subplots(1, 1, width=6.4, height=3.8)
+    ax = axes[0, 0]
+    for index, size in enumerate(sizes):
+        color = plotting.color(index)
+        for estimator in theory.ESTIMATORS:
+            if (estimator, size) not in sweep:
+                continue
+            run = sweep[estimator, size]
+            mask = run.generations <= up_to * size
+            x = run.generations[mask]
+            mean, se = mc_mean_with_se(run.std[mask] ** 2 + run.mean[mask] ** 2)
+            ax.plot(x / size, mean, color=color, linestyle="-" if estimator == "unbiased"
+                    else "--", label=f"M = {size:,}, {estimator}: MC mean ± 2 SE")
+            ax.fill_between(x / size, mean - 2 * se, mean + 2 * se, color=color, alpha=0.2,
+                            linewidth=0)
+            exact = theory.expected_pooled_variance(run.theory_sizes(), estimator)[x]
+            plotting.theory(ax, x / size, exact, linestyle=(0, (1.5, 1.5)),
+                            label="exact: σ²(1 + Σ1/Mᵢ) unbiased, σ² biased"
+                            if index == 0 and estimator == "unbiased" else None)
+    ax.axvline(3.0, color="#777777", linewidth=0.8, alpha=0.6)
+    ax.set_xlabel("generation n / M  (vertical line: n = 3M)")
+    ax.set_ylabel("Var(Xₙ) pooled over chains  (σ = 1)")
+    ax.set_ylim(0, up_to + 2)
+    ax.legend(loc="upper left", fontsize=7)
     return fig
 
 

@@ -94,10 +94,10 @@ def tails_first_share(run: Trajectories, k: float = 3.0, std_level: float = 0.9)
 
 # =============================================================================== chapter text
 def claims_list_markdown(record) -> str:
-    """The declared claims of ``record`` as a Markdown list: claim and criterion. (Nothing in
-    it is Gaussian: a candidate for :mod:`collapse.publish.records`.)"""
-    return "\n".join(f"- **{claim.claim}.** Criterion: {claim.criterion}."
-                      for claim in record.claims.values())
+    """The declared claims of ``record`` as a Markdown list (:meth:`ChapterRecord.claims_markdown
+    <collapse.publish.records.ChapterRecord.claims_markdown>`: claim, paper claim or check,
+    criterion)."""
+    return record.claims_markdown()
 
 
 def median_table_markdown(runs: "GaussianRuns", generation: int = 1000) -> str:

@@ -31,7 +31,8 @@ from .family import ESTIMATORS, check_estimator
 
 __all__ = [
     "ESTIMATORS", "check_estimator", "variance_divisor", "log_step_mean", "log_step_variance",
-    "alpha", "expected_variance", "expected_std", "expected_mean_error", "expected_w2_squared",
+    "alpha", "expected_variance", "expected_std", "expected_mean_error",
+    "expected_pooled_variance", "expected_w2_squared",
     "log_variance_mean", "median_variance_drift", "log_variance_cdf", "variance_quantiles",
     "prob_std_below", "gaussian_w2_squared", "tail_mass_beyond", "tail_share",
     "StartDistribution", "student_t_start", "bimodal_start", "gaussian_start",
@@ -111,6 +112,15 @@ def expected_mean_error(sizes, estimator: str, sigma: float = 1.0) -> np.ndarray
     previous_variance = np.concatenate([[sigma ** 2],
                                         expected_variance(sizes, estimator, sigma)[:-1]])
     return np.cumsum(previous_variance / sizes)
+
+
+def expected_pooled_variance(sizes, estimator: str, sigma: float = 1.0) -> np.ndarray:
+    """Var(X_n) of a draw X_n from generation n's model, pooled over chains:
+    E[σ²_n] + E|μ_n − μ|² (E μ_n = μ). Unbiased: σ²(1 + Σ_{i≤n} 1/M_i), the paper's
+    Var(X_j^n), growing like a random walk for constant M; biased: exactly σ² (the two terms
+    telescope: σ²β^{n+1} + σ²(1 − β^{n+1}), β = (M−1)/M)."""
+    return expected_variance(sizes, estimator, sigma) + expected_mean_error(sizes, estimator,
+                                                                            sigma)
 
 
 def expected_w2_squared(sizes, estimator: str, sigma: float = 1.0) -> np.ndarray:

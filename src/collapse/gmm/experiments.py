@@ -29,9 +29,10 @@ from .metrics import PARAMETER_METRICS, MixtureHistory, at_generation, hdr_log_t
     snapshot_fold, tail_masses
 
 __all__ = ["PAPER_SPREAD_START", "PAPER_SPREAD_END", "PAPER_FINAL_L2", "RunSpec", "run_spec",
-           "policy_run", "run_specs", "evaluation_generations", "chapter_specs",
-           "validate_against_sklearn", "validation_summary", "LoopTiming", "time_authors_loop", "GMMRuns",
-           "paper_profile_note", "run", "summary_table", "record_metrics"]
+           "measure_tails", "policy_run", "run_specs", "evaluation_generations",
+           "chapter_specs", "validate_against_sklearn", "validation_summary", "LoopTiming",
+           "time_authors_loop", "GMMRuns", "paper_profile_note", "run", "summary_table",
+           "record_metrics"]
 
 PAPER_SPREAD_START, PAPER_SPREAD_END = 0.90, 0.01   # the authors' stored run, √(tr Σ/2)
 PAPER_FINAL_L2 = 536.0                               # ... and its final ∫(p_0 − p_n)²
@@ -76,6 +77,19 @@ def evaluation_generations(n_generations: int, count: int, extra: Iterable[int] 
     return np.array(sorted(chosen))
 
 
+def check_tail_levels(levels: Iterable[float]) -> tuple[float, ...]:
+    """The tail levels (probability masses of the true HDRs), each a number in (0, 1), or
+    ValueError naming ``tail_levels``."""
+    checked = []
+    for level in levels:
+        if isinstance(level, bool) or not isinstance(level, (int, float, np.number)) \
+                or not 0 < level < 1:  # also rejects NaN
+            raise ValueError(f"tail_levels must be probabilities in (0, 1), e.g. [0.95, 0.99]; "
+                             f"got {list(levels)!r}")
+        checked.append(float(level))
+    return tuple(checked)
+
+
 def run_spec(spec: RunSpec, seed: int | None, tail_levels: Sequence[float] = (0.95, 0.99),
              tail_samples: int = 20000, tail_evaluations: int = 40,
              extra_generations: Iterable[int] = (),
@@ -90,6 +104,7 @@ def run_spec(spec: RunSpec, seed: int | None, tail_levels: Sequence[float] = (0.
     ``checkpointer`` keeps them too). Returns one history per group. ``real_rng`` and
     ``loop_rng``, when given, replace the streams of the real data and of the loop that
     ``seed`` and the spec otherwise name (the cross-family comparison passes its own)."""
+    tail_levels = check_tail_levels(tail_levels)  # before any work
     setups = [setup_named(setup) for setup, _ in spec.groups]
     # M = N for every policy (the M₀ of `growing`)
     policies = [policy_from_name(policy, sample_size=spec.n_points) for _, policy in spec.groups]
@@ -110,7 +125,6 @@ def run_spec(spec: RunSpec, seed: int | None, tail_levels: Sequence[float] = (0.
     cpu = time.process_time() - cpu_started
 
     histories = []
-    evaluated = evaluation_generations(spec.n_generations, tail_evaluations, extra_generations)
     for index, (setup, group_policy) in enumerate(zip(setups, policies)):
         seeds = slice(index * spec.n_seeds, (index + 1) * spec.n_seeds)
         history = MixtureHistory.from_history(run, setup.name, group_policy.label(),
@@ -119,12 +133,22 @@ def run_spec(spec: RunSpec, seed: int | None, tail_levels: Sequence[float] = (0.
         history.snapshots = {generation: points[index] for generation, points
                              in run.folds.get("snapshots", {}).items()}
         if tail_levels:
-            history.tail_generations = evaluated
-            history.tails = _tails_over_generations(
-                history, setup, tail_levels, tail_samples,
-                rng_for(seed, "tails", spec, setup.name, group_policy.label()))
+            measure_tails(history, setup, rng_for(seed, "tails", spec, setup.name,
+                                                  group_policy.label()),
+                          tail_levels, tail_samples, tail_evaluations, extra_generations)
         histories.append(history)
     return histories
+
+
+def measure_tails(history: MixtureHistory, setup: Setup, rng: np.random.Generator,
+                  tail_levels: Sequence[float] = (0.95, 0.99), tail_samples: int = 20000,
+                  tail_evaluations: int = 40, extra_generations: Iterable[int] = ()) -> None:
+    """Set ``history.tail_generations`` (about ``tail_evaluations`` log-spaced generations plus
+    ``extra_generations``) and ``history.tails`` (:func:`~collapse.gmm.metrics.tail_masses`
+    against the setup's truth at each of them, ``tail_samples`` draws per seed)."""
+    history.tail_generations = evaluation_generations(history.n_generations, tail_evaluations,
+                                                      extra_generations)
+    history.tails = _tails_over_generations(history, setup, tail_levels, tail_samples, rng)
 
 
 def policy_run(policy: str, n_seeds: int, n_generations: int, rng: np.random.Generator, *,
@@ -390,6 +414,7 @@ def paper_profile_note(settings: Mapping[str, Any]) -> str:
 def run(settings: Mapping[str, Any], progress: Callable[[str], None] | None = None) -> GMMRuns:
     """Every simulation of the chapter: the scikit-learn check on each setup's real data,
     the timing of the authors' loop, then all runs of :func:`chapter_specs`."""
+    check_tail_levels(settings["tail_levels"])  # before any work
     load_at_start = os.getloadavg()[0]
     seed, n_points = settings["seed"], settings["n_points"]
     validation = {}
@@ -412,16 +437,19 @@ def run(settings: Mapping[str, Any], progress: Callable[[str], None] | None = No
 
 def summary_table(histories: Mapping[tuple, MixtureHistory], generations: Sequence[int]) \
         -> list[dict]:
-    """Median over seeds of L2²(p_0, p_n) and of the spread at ``generations`` and at each
-    run's last generation ("last"), one row per run (None where the run is shorter)."""
+    """Median over seeds of L2²(p_0, p_n), of W2(p_0, p_n) (moment-matched Gaussians) and of
+    the spread at ``generations`` and at each run's last generation ("last"), one row per run
+    (None where the run is shorter)."""
     rows = []
     for (setup, policy, n_points, k), history in histories.items():
         l2, spread = history.l2_to_generation0(), history.spread()
+        w2 = np.sqrt(history.w2_to_generation0())
         row = {"setup": setup, "policy": policy, "n_points": n_points, "n_components": k,
                "n_seeds": history.n_seeds, "n_generations": history.n_generations}
         for g in list(generations) + ["last"]:
             at = history.n_generations if g == "last" else g
             row[f"l2_{g}"] = None if at > history.n_generations else float(np.median(l2[at]))
+            row[f"w2_{g}"] = None if at > history.n_generations else float(np.median(w2[at]))
             row[f"spread_{g}"] = None if at > history.n_generations else \
                 float(np.median(spread[at]))
         rows.append(row)
@@ -429,8 +457,8 @@ def summary_table(histories: Mapping[tuple, MixtureHistory], generations: Sequen
 
 
 def record_metrics(record, runs: GMMRuns) -> None:
-    """Headline numbers for the results file: the scikit-learn check; median L2²(p_0, p_n)
-    and spread at the record generations and at the last generation of every run, keyed
+    """Headline numbers for the results file: the scikit-learn check; median L2²(p_0, p_n),
+    W2(p_0, p_n) and spread at the record generations and at the last generation of every run, keyed
     "N=<N>/<policy>" (+ "/<setup>" for setups other than the authors' one blob, "/K=1" for
     the single-Gaussian reference; None where a run is shorter than the generation); the
     one-blob start and end values next to the authors'; each batch's wall and CPU seconds,
@@ -439,7 +467,7 @@ def record_metrics(record, runs: GMMRuns) -> None:
     record.metric("validation_max_relative_loglik_difference", check["worst"])
     record.metric("validation_same_iteration_count_fraction", check["same_iterations"])
     generations = runs.record_generations
-    l2, spread, sizes = {}, {}, {}
+    l2, w2, spread, sizes = {}, {}, {}, {}
     for row in summary_table(runs.histories, generations):
         name = f"N={row['n_points']}/{row['policy']}"
         if row["setup"] != "one_blob":
@@ -448,9 +476,11 @@ def record_metrics(record, runs: GMMRuns) -> None:
             name += f"/K={row['n_components']}"
         keys = [str(g) for g in generations] + ["last"]
         l2[name] = {key: row[f"l2_{key}"] for key in keys}
+        w2[name] = {key: row[f"w2_{key}"] for key in keys}
         spread[name] = {key: row[f"spread_{key}"] for key in keys}
         sizes[name] = {"n_seeds": row["n_seeds"], "n_generations": row["n_generations"]}
     record.metric("median_l2_squared", l2)
+    record.metric("median_w2_moment_matched", w2)
     record.metric("median_spread", spread)
     record.metric("runs", sizes)
     record.metric("batch_seconds", {h.batch: {"wall": h.wall_seconds, "cpu": h.cpu_seconds}

@@ -174,6 +174,15 @@ class GMMFit:
         return GMMFit(self.mixture.select(index), self.n_iter[index])
 
 
+def _check_em_options(tol, max_iter, reg_covar) -> tuple[float, int, float]:
+    """EM's stopping rule and covariance floor, or ValueError naming the bad one."""
+    for name, value in (("tol", tol), ("reg_covar", reg_covar)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                or not np.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(tol), check_sample_size(max_iter, "max_iter", minimum=1), float(reg_covar)
+
+
 class BatchedGMMFamily:
     """``GaussianMixture(n_components, covariance_type="full", tol, max_iter, reg_covar)``
     refitted on every seed at once (:func:`collapse.gmm.batched_em.fit_em`, k-means init)."""
@@ -181,7 +190,7 @@ class BatchedGMMFamily:
     def __init__(self, n_components: int = 2, tol: float = 1e-5, max_iter: int = 2000,
                  reg_covar: float = 1e-6):
         self.n_components = check_sample_size(n_components, "n_components", minimum=1)
-        self.tol, self.max_iter, self.reg_covar = tol, max_iter, reg_covar
+        self.tol, self.max_iter, self.reg_covar = _check_em_options(tol, max_iter, reg_covar)
         self.data_type = PointData()
 
     def fit(self, data: Any, rng: np.random.Generator) -> GMMFit:
@@ -199,7 +208,8 @@ class SklearnGMMFamily:
     (N, 2) without a seed axis; ``fit`` and ``sample`` get integer seeds drawn from ``rng``."""
 
     def __init__(self, n_components: int = 2, tol: float = 1e-5, max_iter: int = 2000):
-        self.n_components, self.tol, self.max_iter = n_components, tol, max_iter
+        self.n_components = check_sample_size(n_components, "n_components", minimum=1)
+        self.tol, self.max_iter, _ = _check_em_options(tol, max_iter, 0.0)
         self.data_type = ArrayData(axis=0)
 
     def fit(self, data: np.ndarray, rng: np.random.Generator):

@@ -2,12 +2,13 @@
 
 Figures (one per chapter figure, each draws a new matplotlib figure from the runs):
 :func:`snapshots_figure`, :func:`l2_chains_figure`, :func:`l2_bands_figure`,
-:func:`spread_bands_figure`, :func:`single_gaussian_figure`, :func:`tails_figure`,
-:func:`sample_size_figure`, :func:`policies_figure`; their building blocks
-:func:`plot_snapshots`, :func:`plot_bands`, :func:`plot_tails`.
+:func:`spread_bands_figure`, :func:`single_gaussian_figure`, :func:`drift_figure`,
+:func:`tails_figure`, :func:`sample_size_figure`, :func:`policies_figure`; their building
+blocks :func:`plot_snapshots`, :func:`plot_bands`, :func:`plot_tails`.
 
 Text (Markdown or plain strings computed from the runs): :func:`validation_markdown`,
-:func:`setups_markdown`, :func:`comparison_markdown`, :func:`tail_sampling_note`,
+:func:`setups_markdown`, :func:`comparison_markdown`, :func:`drift_markdown`,
+:func:`tail_sampling_note`,
 :func:`tails_markdown`, :func:`policies_markdown`, :func:`summary_markdown`,
 :func:`speed_markdown` (with :func:`batch_markdown`).
 """
@@ -22,7 +23,7 @@ import numpy as np
 from ..publish import plotting
 from . import theory
 from .batched_em import Mixture
-from .claims import tails_went_first
+from .claims import DRIFT_GENERATION, LEVEL, drift_summary, l2_summary, tails_went_first
 from .experiments import PAPER_FINAL_L2, PAPER_SPREAD_END, PAPER_SPREAD_START, GMMRuns, \
     summary_table, validation_summary
 from .metrics import MixtureHistory, at_generation, mean_spread
@@ -87,14 +88,28 @@ def plot_snapshots(axes, history: MixtureHistory, limits: tuple, seed: int = 0,
         ax.set_visible(False)
 
 
+_BAND_LABELS = {"l2": r"$\int (p_0 - p_n)^2$",
+                "w2": r"$W_2(p_0, p_n)$ (moment-matched Gaussians)",
+                "spread": r"spread $\sum_k w_k\sqrt{\mathrm{tr}\,\Sigma_k/2}$"}
+
+
+def _band_values(history: MixtureHistory, quantity: str) -> np.ndarray:
+    if quantity == "l2":
+        return history.l2_to_generation0()
+    if quantity == "w2":
+        return np.sqrt(history.w2_to_generation0())
+    return history.spread()
+
+
 def plot_bands(ax, histories: Mapping[str, MixtureHistory], quantity: str, log: bool = True,
                colors: Mapping[str, str] | None = None) -> None:
-    """Median over seeds with 10–90% bands of ``quantity`` ("l2" = L2²(p_0, p_n),
-    "spread") against the generation, one line per labelled history."""
+    """Median over seeds with 10–90% bands of ``quantity`` ("l2" = L2²(p_0, p_n), "w2" =
+    W2(p_0, p_n) of the moment-matched Gaussians, "spread") against the generation, one line
+    per labelled history."""
     for index, (label, history) in enumerate(histories.items()):
-        values = history.l2_to_generation0() if quantity == "l2" else history.spread()
+        values = _band_values(history, quantity)
         generations = history.generations
-        if quantity == "l2":           # L2² is 0 at generation 0: start the log axis at 1
+        if quantity in ("l2", "w2"):   # distances are 0 at generation 0: start the log axis at 1
             values, generations = values[1:], generations[1:]
         color = (colors or {}).get(label, plotting.color(index))
         plotting.band(ax, generations, values, label=f"{label} ({history.n_seeds} seeds)",
@@ -102,8 +117,7 @@ def plot_bands(ax, histories: Mapping[str, MixtureHistory], quantity: str, log: 
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("generation n")
-    ax.set_ylabel(r"$\int (p_0 - p_n)^2$" if quantity == "l2"
-                  else r"spread $\sum_k w_k\sqrt{\mathrm{tr}\,\Sigma_k/2}$")
+    ax.set_ylabel(_BAND_LABELS[quantity])
 
 
 def plot_tails(axes, histories: Mapping[str, MixtureHistory], levels=(0.95, 0.99)) -> None:
@@ -200,6 +214,32 @@ def single_gaussian_figure(runs: GMMRuns):
     return fig
 
 
+def drift_figure(runs: GMMRuns):
+    """Left: W2(p_0, p_n) of both setups and the one-component reference (log-log), with one
+    refit's noise (the `one_blob` median at generation 1) and the paper's generation 50.
+    Right: the authors' ∫(p_0 − p_n)² (bands) and its peakedness term ∫p_n² (dashed), both
+    setups: the two meet once the fit has collapsed."""
+    fig, axes = plotting.subplots(1, 2, width=10.5, height=3.8)
+    left, right = axes[0]
+    plot_bands(left, runs.setups(), "w2")
+    left.set_xscale("log")
+    plotting.paper_reference(left, float(np.median(np.sqrt(runs.main.w2_to_generation0()[1]))),
+                             "one_blob at generation 1 (one refit's noise)")
+    plotting.paper_reference(left, DRIFT_GENERATION, "generation 50 (the paper's caption)",
+                             horizontal=False)
+    left.legend(fontsize=7, loc="upper left")
+    for index, (label, history) in enumerate({"one_blob": runs.main,
+                                              "two_gaussians": runs.two_gaussians}.items()):
+        color, generations = plotting.color(index), history.generations[1:]
+        plotting.band(right, generations, history.l2_to_generation0()[1:], color=color,
+                      label=rf"{label}: $\int (p_0 - p_n)^2$", seed_axis=-1)
+        right.plot(generations, np.median(history.density_square_integral()[1:], axis=-1),
+                   color=color, linestyle="--", label=rf"{label}: $\int p_n^2$")
+    right.set(xscale="log", yscale="log", xlabel="generation n", ylabel="median over seeds")
+    right.legend(fontsize=7, loc="upper left")
+    return fig
+
+
 def tails_figure(runs: GMMRuns):
     """Tail masses of both setups against the truth (two panels)."""
     fig, axes = plotting.subplots(1, 2, width=10.5, height=3.6)
@@ -208,22 +248,23 @@ def tails_figure(runs: GMMRuns):
     return fig
 
 
-def _spread_and_l2_figure(histories: Mapping[str, MixtureHistory]):
+def _spread_and_drift_figure(histories: Mapping[str, MixtureHistory]):
     fig, axes = plotting.subplots(1, 2, width=10.5, height=3.6)
     plot_bands(axes[0, 0], histories, "spread")
-    plot_bands(axes[0, 1], histories, "l2")
+    plot_bands(axes[0, 1], histories, "w2")
+    axes[0, 1].set_xscale("log")
     axes[0, 0].legend()
     return fig
 
 
 def sample_size_figure(runs: GMMRuns):
-    """Spread and ∫(p_0 − p_n)² of `one_blob` under `replace` for each sample size N."""
-    return _spread_and_l2_figure(runs.sample_sizes())
+    """Spread and W2(p_0, p_n) of `one_blob` under `replace` for each sample size N."""
+    return _spread_and_drift_figure(runs.sample_sizes())
 
 
 def policies_figure(runs: GMMRuns):
-    """Spread and ∫(p_0 − p_n)² of `one_blob` at the main N under each data policy."""
-    return _spread_and_l2_figure(runs.policies())
+    """Spread and W2(p_0, p_n) of `one_blob` at the main N under each data policy."""
+    return _spread_and_drift_figure(runs.policies())
 
 
 # --------------------------------------------------------------------------- text
@@ -274,6 +315,31 @@ def comparison_markdown(runs: GMMRuns) -> str:
             + (f"{ratio:.1f}× narrower." if ratio >= 1 else f"{1 / ratio:.1f}× wider."))
 
 
+def _interval(values) -> str:
+    return f"[{values[0]:.2g}, {values[1]:.2g}]"
+
+
+def drift_markdown(runs: GMMRuns) -> str:
+    """The drift at the paper's generation 50 against one refit's noise, and how much of the
+    authors' distance is peakedness, per setup (medians with their seed-bootstrap intervals)."""
+    lines = []
+    for label, history in {"one_blob": runs.main, "two_gaussians": runs.two_gaussians}.items():
+        drift, l2 = drift_summary(history), l2_summary(history)
+        share = history.density_square_integral() / np.where(
+            history.l2_to_generation0() > 0, history.l2_to_generation0(), np.nan)
+        at = drift["generation"]
+        lines.append(
+            f"* **{label}**: median W2(p_0, p_n) {drift['first_median']:.3f} at generation 1 "
+            f"({LEVEL:.0%} interval {_interval(drift['first_interval'])}) and "
+            f"{drift['median']:.3f} at generation {at} ({_interval(drift['interval'])}), "
+            f"{drift['relative']:.0%} of the generation-0 scale √tr C₀; at generation "
+            f"{history.n_generations} {np.median(np.sqrt(history.w2_to_generation0()[-1])):.3g}"
+            f". Peakedness ∫p_n² / ∫(p_0 − p_n)²: "
+            f"{np.nanmedian(share[min(at, len(share) - 1)]):.2f} at generation {at}, "
+            f"{l2['peak_share']:.2f} at generation {history.n_generations}.")
+    return "\n".join(lines)
+
+
 def tail_sampling_note(runs: GMMRuns) -> str:
     """How the tail masses were estimated (draws, evaluated generations, standard error)."""
     samples = runs.tail_samples
@@ -306,21 +372,24 @@ def tails_markdown(runs: GMMRuns) -> str:
 
 
 def policies_markdown(runs: GMMRuns) -> str:
-    """Start and end spread and the final ∫(p_0 − p_n)² under each data policy."""
+    """Start and end spread, the final W2(p_0, p_n) and ∫(p_0 − p_n)² under each policy."""
     return "\n".join(
         f"* `{p}`: median spread {np.median(h.spread()[0]):.2f} at generation 0 and "
         f"{np.median(h.spread()[-1]):.3g} at generation {h.n_generations}; median "
-        f"∫(p_0 − p_n)² {np.median(h.l2_to_generation0()[-1]):.2g} at generation "
-        f"{h.n_generations}."
+        f"W2(p_0, p_n) {np.median(np.sqrt(h.w2_to_generation0()[-1])):.2g} and ∫(p_0 − p_n)² "
+        f"{np.median(h.l2_to_generation0()[-1]):.2g} at generation {h.n_generations}."
         for p, h in runs.policies().items())
 
 
 def summary_markdown(runs: GMMRuns) -> str:
     """The medians of :func:`~collapse.gmm.experiments.summary_table` at the record
-    generations, as a Markdown table (one row per run)."""
+    generations (W2 at generation 50 and the last only), as a Markdown table (one row per
+    run)."""
     keys = list(runs.record_generations) + ["last"]
     head = ["setup", "policy", "N", "K", "seeds", "generations"]
-    head += [f"L2² @ {g}" for g in keys] + [f"spread @ {g}" for g in keys]
+    drift_keys = [g for g in keys if g in (DRIFT_GENERATION, "last")]
+    head += [f"L2² @ {g}" for g in keys] + [f"W2 @ {g}" for g in drift_keys]
+    head += [f"spread @ {g}" for g in keys]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     order = sorted(runs.histories, key=lambda key: (key[2], key[3] == 1, key[0], key[1]))
     rows = {(r["setup"], r["policy"], r["n_points"], r["n_components"]): r
@@ -330,6 +399,7 @@ def summary_markdown(runs: GMMRuns) -> str:
         cells = [r["setup"].replace("_", " "), f"`{r['policy']}`", str(r["n_points"]),
                  str(r["n_components"]), str(r["n_seeds"]), str(r["n_generations"])]
         cells += ["—" if r[f"l2_{g}"] is None else f"{r[f'l2_{g}']:.3g}" for g in keys]
+        cells += ["—" if r[f"w2_{g}"] is None else f"{r[f'w2_{g}']:.3g}" for g in drift_keys]
         cells += ["—" if r[f"spread_{g}"] is None else f"{r[f'spread_{g}']:.3g}" for g in keys]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -15,16 +15,17 @@ import dataclasses
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
+from scipy import stats
 
 from ..core.loop import History, KeepAt
 from . import batched_em
 from .batched_em import Mixture
 from .family import GMMFit
-from .theory import l2_squared
+from .theory import gaussian_product_integral, gaussian_w2_squared, l2_squared, mixture_moments
 
 __all__ = ["model_parameters", "PARAMETER_METRICS", "TrainingPoints", "snapshot_fold",
            "component_spread", "mean_spread", "hdr_log_threshold", "tail_masses",
-           "at_generation", "MixtureHistory"]
+           "at_generation", "single_run_interval", "MixtureHistory"]
 
 
 # --------------------------------------------------------------------------- loop records
@@ -111,6 +112,18 @@ def tail_masses(model: Mixture, truth: Mixture, truth_log_thresholds: Mapping[fl
 
 
 # --------------------------------------------------------------------------- recorded runs
+def single_run_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Where one more run's value falls with probability ``level``, from the S seeds' values
+    (S,), taken as normal: mean ± t_{S−1} · sd · √(1 + 1/S) (a prediction interval; apply it
+    to logarithms of positive, skewed quantities). (nan, nan) with fewer than two seeds."""
+    values = np.asarray(values, float).ravel()
+    if values.size < 2:
+        return float("nan"), float("nan")
+    half = stats.t.ppf((1 + level) / 2, values.size - 1) * values.std(ddof=1) \
+        * np.sqrt(1 + 1 / values.size)
+    return float(values.mean() - half), float(values.mean() + half)
+
+
 def at_generation(values: np.ndarray, generation: int) -> np.ndarray:
     """Row ``generation`` of per-generation ``values`` (G+1, ...), the last row for a run
     shorter than ``generation``."""
@@ -186,6 +199,24 @@ class MixtureHistory:
         setup's true mixture)."""
         g, s, _ = self.weights.shape
         return l2_squared(reference, self._flat()).reshape(g, s)
+
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Overall mean (G+1, S, 2) and covariance (G+1, S, 2, 2) of every fitted mixture."""
+        return mixture_moments(self.weights, self.means, self.covariances)
+
+    def w2_to_generation0(self) -> np.ndarray:
+        """W2² between the Gaussians with the overall mean and covariance of p_0 and of p_n,
+        per generation and seed (G+1, S): a lower bound on W2²(p_0, p_n) (Gelbrich) that is
+        not dominated by how peaked p_n is (:func:`~collapse.gmm.theory.gaussian_w2_squared`)."""
+        mean, covariance = self.moments()
+        return gaussian_w2_squared(mean[:1], covariance[:1], mean, covariance)
+
+    def density_square_integral(self) -> np.ndarray:
+        """∫ p_n² per generation and seed (G+1, S): the part of ∫(p_0 − p_n)² that only
+        measures how peaked p_n is (1/(4π s²) for one isotropic Gaussian of spread s)."""
+        g, s, _ = self.weights.shape
+        flat = self._flat()
+        return gaussian_product_integral(flat, flat).reshape(g, s)
 
     def spread(self) -> np.ndarray:
         """Weight-averaged per-component spread Σ_k w_k √(tr Σ_k/2): (G+1, S)."""

@@ -155,7 +155,8 @@ def _take(blocks: np.ndarray, n: int | None, name: str) -> np.ndarray:
 def split_blocks(tokenizer, *, train_split: str, n_finetune_blocks: int | None,
                  n_selection_blocks: int | None, n_pretrain_blocks: int | None,
                  n_test_blocks: int | None, block_size: int, data_seed: int,
-                 max_text_chars: int | None = None, pretrain_text: str = "raw") -> LMCorpus:
+                 max_text_chars: int | None = None, pretrain_text: str = "raw",
+                 keep_pretrain: bool = True) -> LMCorpus:
     """Read WikiText-2, tokenize it and split it into the chapter's block sets.
 
     ``train_split="validation"`` (``book``/``smoke``: the train split is not on these machines):
@@ -167,7 +168,8 @@ def split_blocks(tokenizer, *, train_split: str, n_finetune_blocks: int | None,
     ``n_test_blocks`` of the test split (all when None). ``max_text_chars`` truncates each
     split's text (``smoke`` only). ``pretrain_text="detokenized"`` turns the pretraining blocks
     back into plain text (:func:`detokenize_wikitext`) and re-cuts them into blocks, so the base
-    model never sees WikiText's format before fine-tuning.
+    model never sees WikiText's format before fine-tuning. ``keep_pretrain=False`` (a
+    pretrained backbone): no pretraining blocks are kept.
     """
     if pretrain_text not in ("raw", "detokenized"):
         raise ValueError(f"pretrain_text must be 'raw' or 'detokenized', got {pretrain_text!r}")
@@ -185,7 +187,7 @@ def split_blocks(tokenizer, *, train_split: str, n_finetune_blocks: int | None,
     if train_split == "train":
         finetune = _take(blocks_of("train"), n_finetune_blocks, "n_finetune_blocks")
         selection = _take(blocks_of("validation"), n_selection_blocks, "n_selection_blocks")
-        pretrain = np.zeros((0, block_size), dtype=np.int32)
+        pretrain = np.zeros((0, block_size), dtype=np.int32)  # a pretrained backbone
     elif train_split == "validation":
         shuffled = blocks_of("validation")
         shuffled = shuffled[rng.permutation(len(shuffled))]
@@ -195,8 +197,8 @@ def split_blocks(tokenizer, *, train_split: str, n_finetune_blocks: int | None,
         finetune = _take(shuffled, n_finetune_blocks, "n_finetune_blocks")
         rest = shuffled[n_finetune_blocks:]
         selection = _take(rest, n_selection_blocks, "n_selection_blocks")
-        pretrain = rest[n_selection_blocks:]
-        if n_pretrain_blocks is not None:  # at most this many (smoke); all that is left if fewer
+        pretrain = rest[n_selection_blocks:] if keep_pretrain else rest[:0]
+        if n_pretrain_blocks is not None and len(pretrain):  # at most this many (smoke)
             pretrain = _take(pretrain, min(n_pretrain_blocks, len(pretrain)),
                              "n_pretrain_blocks")
         if pretrain_text == "detokenized" and len(pretrain):

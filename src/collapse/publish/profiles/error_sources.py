@@ -3,6 +3,8 @@
 Exact-distribution runs (infinite data) are deterministic; seeds matter only for the
 finite-M runs. kde_bandwidths must contain 1/sqrt(kde_sample_size) (h² = σ²/M).
 """
+from .spec import Integer
+
 
 PROFILES = {
     "smoke": {
@@ -29,4 +31,14 @@ PROFILES = {
         "exact_kde_bandwidth": 0.1, "exact_kde_generations": 5000,
         "mix_fractions": [0.1, 0.5], "em_iterations": [0, 1, 2, 5], "em_generations": 5000,
     },
+}
+
+# What each overridable setting may be (checked before any cell runs; see spec.py)
+SCHEMA = {
+    "seed": Integer(minimum=0),
+    "n_seeds": Integer(minimum=2),
+    "n_generations": Integer(minimum=1),
+    "kde_seeds": Integer(minimum=2),
+    "kde_generations": Integer(minimum=1),
+    "em_generations": Integer(minimum=1),
 }

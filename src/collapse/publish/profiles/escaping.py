@@ -11,7 +11,13 @@ chapter's chains (replace, mix_real(0.1), accumulate) are reused from the chains
 writes (<results>/artifacts/vae-chains-<key>.npz) when its key (chain settings and code)
 matches; the other policies run here, vae_seeds seeds each.
 vae_jobs: worker processes for all of this chapter's runs.
+language_model_*: the small language model of the language_model chapter (same profile) under
+replace, accumulate, accumulate_subsample, growing and mix_real(f) for its fractions,
+temperature-1 sampling, at that chapter's decoding-comparison scale; its replace and accumulate
+chains of seed 0 are that chapter's, reused from the shared checkpoint cache.
 """
+from .spec import Integer
+
 
 PROFILES = {
     "smoke": {
@@ -22,6 +28,8 @@ PROFILES = {
         "gmm_points": 200, "gmm_seeds": 4, "gmm_pool_seeds": 2, "gmm_pool_generations": 8,
         "vae_generations": 5, "vae_seeds": 1, "vae_fractions": [0.1], "vae_jobs": 1,
         "vae_overrides": {},
+        "language_model_seeds": 1, "language_model_generations": 1,
+        "language_model_fractions": [0.1],
     },
     "book": {
         "seed": 20240726, "tolerance": 0.1, "n_generations": 100,
@@ -35,6 +43,8 @@ PROFILES = {
             "dataset": "digits", "held_out": 297, "architecture": "conv", "capacity": 16,
             "epochs": 12, "batch_size": 128, "learning_rate": 2e-3, "kl_weight": 64 / 784,
             "pool_budget": []},
+        "language_model_seeds": 2, "language_model_generations": 3,
+        "language_model_fractions": [0.1, 0.5],
     },
     "paper": {
         "seed": 20240726, "tolerance": 0.1, "n_generations": 100,
@@ -47,5 +57,17 @@ PROFILES = {
         "gmm_pool_generations": 100,
         "vae_generations": 20, "vae_seeds": 5, "vae_fractions": [0.01, 0.1, 0.2, 0.5, 0.9],
         "vae_jobs": 1, "vae_overrides": {},
+        "language_model_seeds": 5, "language_model_generations": 5,
+        "language_model_fractions": [0.1, 0.5],
     },
+}
+
+# What each overridable setting may be (checked before any cell runs; see spec.py)
+SCHEMA = {
+    "seed": Integer(minimum=0),
+    "n_generations": Integer(minimum=1),
+    "gaussian_seeds": Integer(minimum=2),
+    "gmm_seeds": Integer(minimum=1),
+    "vae_seeds": Integer(minimum=1),
+    "vae_jobs": Integer(minimum=1),
 }

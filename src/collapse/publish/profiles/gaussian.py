@@ -3,6 +3,8 @@
 The authors ran one seed per M; `paper` here means more seeds than `book` (it runs on
 a CPU in minutes). Policies that need points use the naive sampler at smaller scale.
 """
+from .spec import Integer, ListOf
+
 
 PROFILES = {
     "smoke": {
@@ -71,4 +73,14 @@ PROFILES = {
         "sampler_seeds": 2000,
         "sampler_generations": 200,
     },
+}
+
+# What each overridable setting may be (checked before any cell runs; see spec.py)
+SCHEMA = {
+    "seed": Integer(minimum=0),
+    "n_seeds": Integer(minimum=2),
+    "sample_sizes": ListOf(Integer(minimum=2), unique=True),
+    "n_generations": Integer(minimum=1),
+    "policy_sample_size": Integer(minimum=2),
+    "naive_policy_seeds": Integer(minimum=2),
 }

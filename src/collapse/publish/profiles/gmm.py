@@ -1,4 +1,6 @@
 """Settings of the gmm chapter under each profile."""
+from .spec import Integer, ListOf, Number, PolicyName, Record
+
 
 PROFILES = {
     "smoke": {
@@ -40,4 +42,20 @@ PROFILES = {
         "authors_generations": 2050, "timing_seeds": 32, "validation_seeds": 32,
         "n_jobs": 2,
     },
+}
+
+# What each overridable setting may be (checked before any cell runs; see spec.py). A fit of
+# two full-covariance components in 2-D needs a handful of points: N >= 10.
+SCHEMA = {
+    "seed": Integer(minimum=0),
+    "n_seeds": Integer(minimum=1),
+    "n_points": Integer(minimum=10),
+    "n_generations": Integer(minimum=1),
+    "policies": ListOf(PolicyName(), unique=True),
+    "sample_size_runs": ListOf(Record({"n_points": Integer(minimum=10),
+                                       "n_seeds": Integer(minimum=1),
+                                       "n_generations": Integer(minimum=1)}), min_length=0),
+    "tail_samples": Integer(minimum=100),
+    "tail_levels": ListOf(Number(above=0, below=1), unique=True),
+    "n_jobs": Integer(minimum=1),
 }

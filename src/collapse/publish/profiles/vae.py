@@ -19,6 +19,8 @@ book: the 10,000 real MNIST digits of the data root (mnist-10k). Budgets from th
 paper: the authors' scale and optimiser (full MNIST when the data root has it, else the 10,000
   digits), meant for a GPU.
 """
+from .spec import Integer, Number
+
 
 _COMMON = {"seed": 20240522, "latent_dim": 20, "weight_decay": 1e-5, "kl_weight": 1.0,
            "pool_budget": ["accumulate"], "grid_generations": [0, 5, 10, 20]}
@@ -54,4 +56,16 @@ PROFILES = {
         "authors_seeds": 5,
         "n_eval_samples": 1000, "n_grid_images": 12, "n_jobs": 1,
     },
+}
+
+# What each overridable setting may be (checked before any cell runs; see spec.py)
+SCHEMA = {
+    "seed": Integer(minimum=0),
+    "n_seeds": Integer(minimum=1),
+    "n_generations": Integer(minimum=1),
+    "epochs": Integer(minimum=1),
+    "authors_seeds": Integer(minimum=1),
+    "authors_epochs": Integer(minimum=1),
+    "kl_weight": Number(above=0),
+    "n_jobs": Integer(minimum=1),
 }
