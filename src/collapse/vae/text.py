@@ -16,7 +16,7 @@ from .data import resolve_dataset
 from .evaluation import effective_classes
 from .experiments import VAERuns, arm_settings, chain_inputs, policy_generations
 
-__all__ = ["setup_markdown", "timing_markdown", "gate_markdown", "spread_markdown",
+__all__ = ["key_numbers", "setup_markdown", "timing_markdown", "gate_markdown", "spread_markdown",
            "modes_markdown", "mitigation_markdown", "adam_steps"]
 
 _NETWORKS = {"conv": "the authors' convolutional VAE (two stride-2 convolutions), capacity "
@@ -122,6 +122,25 @@ def _interval(values: np.ndarray, percent: bool = False) -> str:
     middle = float(np.median(values))
     return (f"{middle:.0%} [{low:.0%}, {high:.0%}]" if percent
             else f"{middle:.2f} [{low:.2f}, {high:.2f}]")
+
+
+def key_numbers(runs: VAERuns) -> dict[str, str]:
+    """The chapter's headline numbers for the key-results box (median [90% seed-bootstrap
+    interval] over seeds): the authors' arm's spread drop beside the stored runs', the long
+    arm's effective digit classes and Fréchet-distance growth under `replace`."""
+    end, last = runs.authors_end, runs.n_generations
+    drops = relative_drop(runs.authors, end=end)
+    effective = effective_classes(stack_metric(runs.replace, "class_entropy"))
+    frechet = stack_metric(runs.replace, "frechet")
+    return {
+        f"Latent spread, drop from generation 1 to {end} (authors' arm)":
+            f"{_interval(drops, True)}; the authors' stored runs: "
+            f"{PAPER_DROP[0]:.0%}–{PAPER_DROP[1]:.0%}",
+        f"Effective digit classes $e^H$, generation 0 → {last} (long arm, replace)":
+            f"{np.median(effective[0]):.1f} → {_interval(effective[-1])}",
+        f"Fréchet distance to real digits, generation {last} / generation 1":
+            _interval(frechet[-1] / frechet[1]),
+    }
 
 
 def spread_markdown(runs: VAERuns) -> str:
