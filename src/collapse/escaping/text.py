@@ -25,6 +25,14 @@ def _images(settings: Mapping[str, Any]) -> str:
     return "8×8 digits" if settings["dataset"] == "digits" else "MNIST"
 
 
+def _vae_network(settings: Mapping[str, Any]) -> str:
+    """The VAE chapter's network in these settings: convolutional (capacity c) or fully
+    connected (hidden width h)."""
+    if settings.get("architecture", "conv") == "mlp":
+        return f"fully connected VAE, width {settings['capacity']}"
+    return f"convolutional VAE, capacity {settings['capacity']}"
+
+
 def seeds_summary(settings: Mapping[str, Any]) -> str:
     """The seed counts of the results file's ``seeds`` entry."""
     return (f"{settings['gaussian_seeds']} Gaussian, {settings['discrete_chains']} discrete, "
@@ -61,7 +69,7 @@ def setup_markdown(settings: Mapping[str, Any]) -> str:
          FAMILY_METRICS["gmm"].name, settings["gmm_seeds"],
          f"{settings['n_generations']}; {pools}"),
         ("{doc}`VAE <vae>`",
-         f"{_images(vae)}; the VAE chapter's convolutional VAE, capacity {vae['capacity']}, "
+         f"{_images(vae)}; the VAE chapter's {_vae_network(vae)}, "
          f"{_epochs(vae['epochs'])} per generation",
          FAMILY_METRICS["vae"].name, vae_seeds, settings["vae_generations"]),
         ("{doc}`language model <language_model>`",
@@ -87,7 +95,7 @@ def run_notes(runs: EscapingRuns) -> str:
         f"{settings['discrete_sample_size']}: {alive} states present in the real data",
         f"gmm: {setup_named('two_gaussians').label}, N = {settings['gmm_points']} points per "
         "generation",
-        f"vae: {_images(vae)}, capacity {vae['capacity']}, {_epochs(vae['epochs'])} per "
+        f"vae: {_images(vae)}, {_vae_network(vae)}, {_epochs(vae['epochs'])} per "
         "generation",
         "time spent here: " + ", ".join(f"{family} {seconds:.0f} s"
                                         for family, seconds in runs.timings.items())])

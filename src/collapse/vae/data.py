@@ -1,17 +1,28 @@
-"""The VAE chapter's images: scikit-learn's 8x8 digits, or MNIST read from IDX files in the
-data root (the `paper` profile).
+"""The VAE chapter's images: scikit-learn's 8x8 digits (the `smoke` data), the 10,000 real
+28x28 MNIST digits of ``<data root>/mnist-10k`` (`book`), or the full MNIST of
+``<data root>/mnist`` (`paper`, when present) — and the seeded train / held-out split every
+arm uses (:func:`load_split`).
 
-The four MNIST files live in ``<data root>/mnist/`` (:func:`collapse.core.data.data_root`),
-gzipped or not: ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
-``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``. When they are missing from the data
-root and a network is there, they are fetched (:func:`collapse.core.data.fetch`: pinned
-sha256, placed atomically; never in the tests, which set ``COLLAPSE_OFFLINE``).
+Folders in the data root (:func:`collapse.core.data.data_root`):
+
+* ``mnist-10k/``: ``images-idx3-ubyte`` (10000, 28, 28) and ``labels-idx1-ubyte`` (10000,),
+  with a ``SHA256SUMS`` file that is always checked (the images are ordered by class: the split
+  shuffles them with a seed);
+* ``mnist/``: the four files of full MNIST, gzipped or not: ``train-images-idx3-ubyte``,
+  ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, checked
+  against a ``SHA256SUMS`` when the folder has one.
+
+When files are missing from the data root and a network is there, they are fetched
+(:func:`collapse.core.data.fetch`: pinned sha256, placed atomically; never in the tests, which
+set ``COLLAPSE_OFFLINE``).
 
 IDX format (LeCun et al.): a big-endian header ``0x00 0x00 <type code> <number of dims>``, one
 big-endian uint32 per dimension, then the values in C order, big-endian.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import gzip
 import os
 import struct
@@ -20,14 +31,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core.checks import check_sample_size
 from ..core.data import (DataError, data_root, fetch, note_data_file, read_checksums,
                          verified_file)
 from ..core.io import atomic_write_bytes
 
-__all__ = ["DATASETS", "load_images", "check_images", "read_idx", "write_idx", "mnist_folder",
-           "load_mnist", "download_mnist", "MNIST_FILES", "MNIST_SPLITS"]
+__all__ = ["DATASETS", "ImageSplit", "load_split", "resolve_dataset", "load_images",
+           "check_images", "read_idx", "write_idx", "mnist_folder", "load_mnist",
+           "load_mnist_10k", "download_mnist", "MNIST_FILES", "MNIST_SPLITS", "MNIST_10K",
+           "MNIST_10K_FILES"]
 
-DATASETS = ("digits", "mnist")
+# "mnist": full MNIST when the data root holds it, else the 10,000 digits of mnist-10k
+DATASETS = ("digits", "mnist-10k", "mnist-full", "mnist")
+MNIST_10K = "mnist-10k"
+MNIST_10K_FILES = ("images-idx3-ubyte", "labels-idx1-ubyte")
 
 
 def check_images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
@@ -48,24 +65,82 @@ def check_images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
     return images
 
 
+def _full_mnist_present(root: str | os.PathLike | None = None) -> bool:
+    folder = mnist_folder(root)
+    return all(any((folder / f"{stem}{suffix}").is_file() for suffix in ("", ".gz"))
+               for stem in MNIST_SPLITS["train"] + MNIST_SPLITS["test"])
+
+
+def resolve_dataset(dataset: str, root: str | os.PathLike | None = None) -> str:
+    """The concrete data set ``dataset`` names: ``"mnist"`` becomes ``"mnist-full"`` when the
+    data root holds full MNIST, else ``"mnist-10k"``; the others name themselves."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; allowed: {', '.join(DATASETS)}")
+    if dataset == "mnist":
+        return "mnist-full" if _full_mnist_present(root) else MNIST_10K
+    return dataset
+
+
 def load_images(dataset: str, split: str = "train") -> tuple[torch.Tensor, np.ndarray]:
-    """Real images (N, 1, H, W) float32 in [0, 1] and their labels (N,).
+    """Real images (N, 1, H, W) float32 in [0, 1] and their labels (N,) of a data set
+    (:data:`DATASETS`).
 
     ``digits``: scikit-learn's bundled 8x8 digits (1,797 images, pixel values 0..16 divided by
-    16; ``split`` is ignored, all images are used). ``mnist``: 28x28 MNIST ``split`` read from
-    ``<data root>/mnist`` (pixel values 0..255 divided by 255).
+    16). ``mnist-10k``: the 10,000 digits of ``<data root>/mnist-10k``, sha256-checked.
+    ``mnist-full``: full MNIST ``split`` ('train' or 'test'); ``mnist``: either, as
+    :func:`resolve_dataset` says. 28x28 pixel values 0..255 divided by 255. ``split`` only
+    matters for full MNIST.
     """
+    dataset = resolve_dataset(dataset)
     if dataset == "digits":
         from sklearn.datasets import load_digits
         bunch = load_digits()
         images = torch.tensor(bunch.images / 16.0, dtype=torch.float32)
         labels = bunch.target
-    elif dataset == "mnist":
-        raw, labels = load_mnist(split)
-        images = torch.tensor(raw, dtype=torch.float32) / 255.0
     else:
-        raise ValueError(f"unknown dataset {dataset!r}; allowed: {', '.join(DATASETS)}")
+        raw, labels = load_mnist(split) if dataset == "mnist-full" else load_mnist_10k()
+        images = torch.tensor(raw, dtype=torch.float32) / 255.0
     return check_images(images.unsqueeze(1)), np.asarray(labels, dtype=np.int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageSplit:
+    """Real images split into a training set (every generation 0 trains on it) and a held-out
+    set (the gate's ELBO and reconstructions, the Fréchet reference, the real-digit row):
+    images (N, 1, H, W) in [0, 1], labels (N,). ``dataset``: the concrete data set."""
+
+    dataset: str
+    train_images: torch.Tensor
+    train_labels: np.ndarray
+    test_images: torch.Tensor
+    test_labels: np.ndarray
+
+
+def load_split(dataset: str, held_out: int, seed: int) -> ImageSplit:
+    """The seeded train / held-out split of a data set: ``held_out`` images drawn (without
+    replacement, by ``numpy.random.default_rng(seed)``) for the held-out set, the rest for
+    training. Full MNIST trains on its 60,000 training images and draws the held-out images
+    from its test split. Cached per process (the same arguments give the same tensors)."""
+    held_out = check_sample_size(held_out, "held_out", minimum=2)
+    return _load_split(resolve_dataset(dataset), held_out, int(seed), str(data_root()))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_split(dataset: str, held_out: int, seed: int, root: str) -> ImageSplit:
+    rng = np.random.default_rng(seed)
+    if dataset == "mnist-full":
+        train_images, train_labels = load_images(dataset, "train")
+        pool_images, pool_labels = load_images(dataset, "test")
+        chosen = rng.permutation(len(pool_images))[:held_out]
+        return ImageSplit(dataset, train_images, train_labels, pool_images[chosen],
+                          pool_labels[chosen])
+    images, labels = load_images(dataset)
+    if held_out > len(images) - 2:
+        raise ValueError(f"held_out must leave at least 2 training images of the {len(images)} "
+                         f"in {dataset}, got {held_out}")
+    order = rng.permutation(len(images))
+    test, train = order[:held_out], np.sort(order[held_out:])
+    return ImageSplit(dataset, images[train], labels[train], images[test], labels[test])
 
 
 # IDX type code -> numpy dtype (big-endian where it matters)
@@ -185,6 +260,24 @@ def load_mnist(split: str = "train", root: str | os.PathLike | None = None
                         f"{images.dtype} {images.shape}")
     if labels.ndim != 1 or len(labels) != len(images):
         raise DataError(f"{paths[1]}: expected {len(images)} labels, got shape {labels.shape}")
+    return images, labels
+
+
+def load_mnist_10k(root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The 10,000 MNIST digits of ``<data root>/mnist-10k``: images (10000, 28, 28) uint8 and
+    labels (10000,) uint8, each file checked against the folder's ``SHA256SUMS`` (a missing or
+    corrupt file raises :class:`DataError` saying how to provide it)."""
+    folder = (Path(root) if root is not None else data_root()) / MNIST_10K
+    how = (f"Put {' and '.join(MNIST_10K_FILES)} with their SHA256SUMS in {folder}, or point "
+           f"COLLAPSE_DATA_DIR at a folder holding {MNIST_10K}/ (on this project's machines: "
+           f"../shared/data); with a network, `collapse fetch {MNIST_10K}`.")
+    images, labels = (read_idx(verified_file(folder, name, how)) for name in MNIST_10K_FILES)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise DataError(f"{folder / MNIST_10K_FILES[0]}: expected uint8 images of shape "
+                        f"(N, H, W), got {images.dtype} {images.shape}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise DataError(f"{folder / MNIST_10K_FILES[1]}: expected {len(images)} labels, got "
+                        f"shape {labels.shape}")
     return images, labels
 
 

@@ -1,7 +1,7 @@
 """The VAE as a family of the generational loop: fitting and sampling only.
 
-Generation 0 is a convolutional VAE (:class:`collapse.vae.model.ConvVAE`) trained on real
-digits. Generation k+1 is a freshly initialised VAE trained only on images decoded (decoder
+Generation 0 is a VAE (:class:`collapse.vae.model.ConvVAE`, the authors' network, or
+:class:`collapse.vae.model.MLPVAE`) trained on real digits. Generation k+1 is a freshly initialised VAE trained only on images decoded (decoder
 means, not sampled pixels) from z ~ N(0, I) by generation k's decoder, with fresh samples for
 every batch and as many batches per epoch as an epoch of the real data. In the shared loop
 (:mod:`collapse.core.loop`) a dataset of this family is therefore a *sampler*
@@ -31,11 +31,13 @@ import torch
 from ..core.checks import check_sample_size
 from ..core.family import GenerationContext
 from .data import check_images
-from .model import ConvVAE, batch_sizes_for_epoch, build_vae, resolve_device, train_vae
+from .model import VAE, batch_sizes_for_epoch, build_vae, resolve_device, train_vae
 
 __all__ = ["ImageSampler", "RealImages", "DecoderSampler", "PoolSampler", "SamplerData",
-           "VAEFamily", "SYNTHETIC_SAMPLES", "check_synthetic_samples"]
+           "VAEFamily", "SYNTHETIC_SAMPLES", "EPOCH_IMAGES", "check_synthetic_samples"]
 
+# how many images an epoch has: an epoch of the "real" data, or of the training "pool"
+EPOCH_IMAGES = ("real", "pool")
 # what a generation's synthetic data is: "fresh" decoder samples for every batch (the authors'
 # loop) or a "fixed" set of M decoded images drawn once (the sample size M then matters)
 SYNTHETIC_SAMPLES = ("fresh", "fixed")
@@ -86,7 +88,7 @@ class DecoderSampler(ImageSampler):
 
     chunk = 4096  # images decoded per forward pass (bounds memory for MNIST-size epochs)
 
-    def __init__(self, model: ConvVAE, size: int):
+    def __init__(self, model: VAE, size: int):
         self.model = model
         self.size = check_sample_size(size, "size", minimum=1)
         self.image_shape = (1, model.image_size, model.image_size)
@@ -135,7 +137,8 @@ class PoolSampler(ImageSampler):
             drawn = part.draw(len(slots), generator)
             if images is None:
                 images = torch.empty(n, *self.image_shape, device=drawn.device)
-            images[slots.to(drawn.device)] = drawn
+            # parts may live on different devices (real images on the CPU, a decoder on a GPU)
+            images[slots.to(images.device)] = drawn.to(images.device)
         return images if images is not None else torch.empty(0, *self.image_shape)
 
     def __repr__(self) -> str:
@@ -165,11 +168,15 @@ class SamplerData:
 
 @dataclasses.dataclass
 class VAEFamily:
-    """The loop's family: ``fit`` trains a fresh :class:`ConvVAE` on a sampler, ``generate``
-    wraps a trained model as a :class:`DecoderSampler`.
+    """The loop's family: ``fit`` trains a fresh VAE (``architecture``: "conv" or "mlp", see
+    :func:`collapse.vae.model.build_vae`) on a sampler, ``generate`` wraps a trained model as a
+    :class:`DecoderSampler`.
 
-    Every generation trains ``epochs`` epochs of ``images_per_epoch`` images (an epoch of the
-    real data, also for the growing `accumulate` pool: a fixed compute budget per generation).
+    Every generation trains ``epochs`` epochs. With ``epoch_images="real"`` an epoch is
+    ``images_per_epoch`` images (an epoch of the real data, whatever the pool: a fixed compute
+    budget per generation); with ``"pool"`` it is as many images as the training data stands for
+    (``data.size``), so the budget grows with an `accumulate` pool and each real image in it is
+    seen as often, in expectation, as in generation 0.
     ``synthetic_samples`` (:data:`SYNTHETIC_SAMPLES`): "fresh" (the authors' loop) wraps the
     model as a :class:`DecoderSampler`; "fixed" decodes exactly n images once (n · 4 · H · W
     bytes: 38 MB for 1,000 MNIST-size images; the growing schedule's last generation holds
@@ -190,10 +197,15 @@ class VAEFamily:
     kl_weight: float = 1.0
     device: str = "cpu"
     synthetic_samples: str = "fresh"
+    architecture: str = "conv"
+    epoch_images: str = "real"
     data_type: SamplerData = dataclasses.field(default_factory=SamplerData)
 
     def __post_init__(self):
         check_synthetic_samples(self.synthetic_samples)
+        if self.epoch_images not in EPOCH_IMAGES:
+            raise ValueError(f"epoch_images must be one of {', '.join(EPOCH_IMAGES)}, got "
+                             f"{self.epoch_images!r}")
         self.batch_sizes = batch_sizes_for_epoch(self.images_per_epoch, self.batch_size)
         check_sample_size(self.epochs, "epochs", minimum=1)
         if not self.learning_rate > 0:
@@ -202,18 +214,22 @@ class VAEFamily:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         self.torch_device = resolve_device(self.device)
 
-    def fit(self, data: ImageSampler, rng: np.random.Generator) -> ConvVAE:
+    def fit(self, data: ImageSampler, rng: np.random.Generator, on_epoch=None) -> VAE:
+        """A fresh VAE trained on ``data``; ``on_epoch(epoch, model)`` as in
+        :func:`collapse.vae.model.train_vae`."""
         if not isinstance(data, ImageSampler):
             raise ValueError(f"data must be an ImageSampler, got {type(data).__name__}")
         init_seed, batch_seed = (int(seed) for seed in rng.integers(2**63 - 1, size=2))
         model = build_vae(self.image_size, self.capacity, self.latent_dim, init_seed,
-                          self.torch_device)
+                          self.torch_device, self.architecture)
         generator = torch.Generator(device=self.torch_device).manual_seed(batch_seed)
-        train_vae(model, data, self.epochs, self.batch_sizes, self.learning_rate,
-                  self.weight_decay, generator, self.kl_weight)
+        batch_sizes = (self.batch_sizes if self.epoch_images == "real"
+                       else batch_sizes_for_epoch(data.size, self.batch_size))
+        train_vae(model, data, self.epochs, batch_sizes, self.learning_rate,
+                  self.weight_decay, generator, self.kl_weight, on_epoch)
         return model
 
-    def generate(self, model: ConvVAE, n: int, rng: np.random.Generator,
+    def generate(self, model: VAE, n: int, rng: np.random.Generator,
                  context: GenerationContext) -> ImageSampler:
         sampler = DecoderSampler(model, n)
         if self.synthetic_samples == "fresh":
