@@ -121,8 +121,8 @@ def declare_claims(record, settings: Any) -> None:
     record.declare_claim(
         "subsample-between", "A fixed-size resample from the accumulated pool sits between "
         "replace and accumulate: it loses types and drifts, but less than replace.",
-        "Kazdan et al. 2024 (the paper's SI is said to show a fixed-size resample still "
-        "drifting; not confirmed from a primary copy)",
+        "Kazdan et al. 2024 (a fixed-size resample that still drifts is attributed to the "
+        "paper's supplementary material, not checked against it here)",
         "last generation: types alive and TV to real strictly between accumulate and replace",
         lambda v: v["alive_replace"] < v["alive"] < v["alive_accumulate"]
         and v["tv_accumulate"] < v["tv"] < v["tv_replace"],
