@@ -158,7 +158,7 @@ def plot_rate_scaling(runs: "NDRuns"):
     M > d, ML; theorem runs) against the exact −Σr_i/d. Right: the exact per-dimension rate
     against d/M for each M of the grid (solid ML, dotted unbiased), with d/(2M) dashed: the
     rate is about half of d/M, plus 1/(2M) (unbiased) or 3/(2M) (ML), steeper as d → M."""
-    fig, axes = plotting.subplots(1, 2, width=10.5, height=3.9)
+    fig, axes = plotting.subplots(1, 2, width=plotting.MAX_WIDTH, height=3.9)
     ax = axes[0, 0]
     cells = [r for r in runs.grid_runs("replace") if not r.singular]
     dims = sorted({r.dim for r in cells})
@@ -200,7 +200,7 @@ def plot_rate_scaling(runs: "NDRuns"):
 def plot_samplers(comparison: "SamplerComparison"):
     """Empirical CDFs over the seeds at the last generation, exact against naive sampler, of
     log det Σ/d, tr Σ/d and ‖μ − μ_0‖², with the KS p-values."""
-    fig, axes = plotting.subplots(1, 3, width=10.5, height=3.2)
+    fig, axes = plotting.subplots(1, 3, width=plotting.MAX_WIDTH, height=3.0)
     exact, naive = comparison.exact, comparison.naive
     for ax, name, scale in zip(axes[0], ("log_det", "trace", "mean_error"),
                                (exact.dim, exact.dim, 1)):
@@ -208,12 +208,13 @@ def plot_samplers(comparison: "SamplerComparison"):
             values = np.sort(getattr(run, name)[-1] / scale)
             ax.step(values, np.arange(1, values.size + 1) / values.size, where="post",
                     color=color, label=f"{run.sampler} sampler")
-        ax.set_title(f"{name.replace('_', ' ')}: KS p = {comparison.ks[name].pvalue:.2f}")
+        ax.set_title(f"KS p = {comparison.ks[name].pvalue:.2f}", fontsize=9.5)
         ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(5))
-        ax.set_xlabel({"log_det": "log det Σ_N / d", "trace": "tr Σ_N / d",
-                       "mean_error": "‖μ_N − μ‖²"}[name])
+        ax.set_xlabel({"log_det": "$\\log\\det\\Sigma_N / d$",
+                       "trace": "$\\operatorname{tr}\\Sigma_N / d$",
+                       "mean_error": "$\\|\\mu_N - \\mu\\|^2$"}[name])
     axes[0, 0].set_ylabel("fraction of seeds")
-    axes[0, 0].legend(loc="upper left", fontsize=7)
+    plotting.legend_below(fig)
     return fig
 
 
@@ -235,7 +236,7 @@ def plot_grid_glance(runs: "NDRuns"):
     """The whole grid at the last iteration: top, MC mean ‖μ_N − μ‖² relative to the first
     iteration (log colour); bottom, the median geometric-mean eigenvalue det(Σ_N)^{1/d}
     (σ = 1; "det 0" where M ≤ d); one column per policy."""
-    fig, axes = plotting.subplots(2, 3, width=11.5, height=7.4)
+    fig, axes = plotting.subplots(2, 3, width=plotting.MAX_WIDTH, height=5.6)
     errors = {policy: _glance_values(runs, policy) for policy in GRID_POLICIES}
     top = max(np.nanmax(values[0]) for values in errors.values())
     for column, policy in enumerate(GRID_POLICIES):
@@ -248,20 +249,21 @@ def plot_grid_glance(runs: "NDRuns"):
             for (i, j), value in np.ndenumerate(values):
                 text = "det 0" if np.isnan(value) else fmt.format(value)
                 shade = image.cmap(image.norm(value)) if np.isfinite(value) else (1, 1, 1, 1)
-                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                ax.text(j, i, text, ha="center", va="center", fontsize=6,
                         color="white" if np.mean(shade[:3]) < 0.5 else "black")
             ax.set_xticks(range(len(runs.grid_sample_sizes)), runs.grid_sample_sizes)
             ax.set_yticks(range(len(runs.grid_dims)), runs.grid_dims)
             ax.grid(False)
-            ax.set_xlabel("samples per iteration M")
+            ax.set_xlabel("samples per iteration $M$")
+            ax.tick_params(labelsize=8)
             if column == 0:
-                ax.set_ylabel("dimension d")
+                ax.set_ylabel("dimension $d$")
             if row == 0:
                 ax.set_title(policy)
     fig.colorbar(mpl.cm.ScalarMappable(mpl.colors.LogNorm(1, top), "magma_r"),
-                 ax=axes[0, :], shrink=0.8).set_label("‖μ_N − μ‖² / (dσ²/M)")
+                 ax=axes[0, :], shrink=0.8).set_label("$\\|\\mu_N - \\mu\\|^2 / (d\\sigma^2/M)$")
     fig.colorbar(mpl.cm.ScalarMappable(mpl.colors.Normalize(0, 1), "viridis"),
-                 ax=axes[1, :], shrink=0.8).set_label("det(Σ_N)^(1/d)")
+                 ax=axes[1, :], shrink=0.8).set_label("$\\det(\\Sigma_N)^{1/d}$")
     return fig
 
 
@@ -271,8 +273,9 @@ def plot_grid_curves(runs: "NDRuns", quantity: str = "mean_error"):
     (dotted); "log_det": median log det Σ_n / d with 10–90% band and, for `replace` with M > d,
     the exact median (dashed)."""
     rows, columns = len(runs.grid_dims), len(runs.grid_sample_sizes)
-    fig, axes = plotting.subplots(rows, columns, width=11.5, height=1.9 * rows + 0.6,
-                                  sharex=True, sharey=quantity == "mean_error")
+    fig, axes = plotting.subplots(rows, columns, width=plotting.MAX_WIDTH,
+                                  height=1.35 * rows + 1.0, sharex=True,
+                                  sharey=quantity == "mean_error")
     cells = [(row, dim, column, size) for row, dim in enumerate(runs.grid_dims)
              for column, size in enumerate(runs.grid_sample_sizes)]
     for row, dim, column, size in cells:
@@ -301,11 +304,13 @@ def plot_grid_curves(runs: "NDRuns", quantity: str = "mean_error"):
             ax.text(0.5, 0.5, "M ≤ d: det Σ = 0", transform=ax.transAxes, ha="center",
                     fontsize=8, color="#777777")
             ax.set_yticks([])
-        if row == 0:
-            ax.set_xlabel(f"M = {size}")
-        ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(4, integer=True))
+        if row == rows - 1:
+            ax.set_title(f"M = {size}", fontsize=9.5)
+        ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(3, integer=True))
+        ax.tick_params(labelsize=8)
         if column == 0:
             ax.set_ylabel(f"d = {dim}")
-    axes[0, columns - 1].legend(loc="upper left", fontsize=6, bbox_to_anchor=(1.02, 1.0))
-    fig.supxlabel("model-fitting iteration (generation n)", fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel("generation $n$")
+    plotting.legend_below(fig, ncols=4)
     return fig
