@@ -99,37 +99,34 @@ def absorption_times(times: Sequence[AbsorptionTimes], ratio_sample_sizes: Seque
     """Two-state mean absorption time / M against p (left), mean time to loss given loss
     against the starting count (middle), and the diffusion formula's relative error against
     the exact value as M grows (right)."""
-    fig, axes = plotting.subplots(1, 3, width=10.5, height=3.4)
+    fig, axes = plotting.subplots(1, 3, width=plotting.MAX_WIDTH, height=3.3)
     left, middle, right = axes[0]
     for index, result in enumerate(times):
         colour = plotting.color(index)
         grid = np.arange(1, result.sample_size) / result.sample_size
         M = result.sample_size
         left.errorbar(result.p, result.mean / M, yerr=2 * result.standard_error / M, fmt="o",
-                      ms=3.5, color=colour, label=f"simulation, M = {M}")
+                      ms=3, color=colour, label=f"simulation ± 2 SE, M = {M}")
         left.plot(grid, wright_fisher.mean_absorption_time(M)[1:M] / M, color=colour,
                   linestyle="--", linewidth=1.1)
         keep = result.starts <= max(10, M // 5)
         middle.errorbar(result.starts[keep], result.loss_mean[keep],
-                        yerr=2 * result.loss_standard_error[keep], fmt="o", ms=3.5,
-                        color=colour, label=f"M = {M}")
+                        yerr=2 * result.loss_standard_error[keep], fmt="o", ms=3,
+                        color=colour)
         counts = np.arange(1, result.starts[keep].max() + 1)
         middle.plot(counts, wright_fisher.mean_loss_time(M)[counts], color=colour,
                     linestyle="--", linewidth=1.1)
         middle.plot(counts, wright_fisher.diffusion_loss_time(counts / M, M), color=colour,
                     linestyle=":", linewidth=1.3)
     grid = np.linspace(0.005, 0.995, 199)
-    left.plot(grid, wright_fisher.diffusion_absorption_time(grid, 1), label="diffusion / M",
-              **APPROXIMATION_STYLE)
-    left.plot([], [], color="#222222", linestyle="--", label="exact (matrix)")
-    left.set(xlabel="starting share p = c/M", ylabel="mean absorption time / M",
-             title="E[T] (error bars: ±2 SE)")
-    left.legend(loc="lower center", fontsize=7.5)
-    middle.plot([], [], color="#222222", linestyle="--", label="exact (matrix)")
-    middle.plot([], [], label="diffusion −2Mp ln p/(1−p)", **APPROXIMATION_STYLE)
-    middle.set(xlabel="starting count c", ylabel="mean generation of loss, given loss",
+    left.plot(grid, wright_fisher.diffusion_absorption_time(grid, 1), **APPROXIMATION_STYLE)
+    left.plot([], [], color="#222222", linestyle="--", label="exact (transition matrix)")
+    left.plot([], [], label="diffusion approximation", **APPROXIMATION_STYLE)
+    left.set(xlabel="starting share $p = c/M$", ylabel="mean absorption time / $M$",
+             title="$\\mathbb{E}[T]$")
+    middle.set(xlabel="starting count $c$", ylabel="mean time to loss (given loss)",
                title="time to lose a state")
-    middle.legend(loc="upper left", fontsize=7.5)
+    middle.xaxis.set_major_locator(ticker.MaxNLocator(5, integer=True))
     sizes = np.asarray(ratio_sample_sizes)
     half, worst = [], []
     for M in sizes:
@@ -139,13 +136,15 @@ def absorption_times(times: Sequence[AbsorptionTimes], ratio_sample_sizes: Seque
         half.append(relative[M // 2 - 1] if M % 2 == 0 else np.nan)
         worst.append(relative.max())
     even = sizes % 2 == 0
-    right.plot(sizes[even], 100 * np.asarray(half)[even], "o-", ms=3, label="p = 1/2")
-    right.plot(sizes, 100 * np.asarray(worst), "s-", ms=3, label="largest over p")
-    right.axhspan(6, 12, color="#777777", alpha=0.15, label="“6–12% for M ≤ 20”")
-    right.set(xscale="log", xlabel="sample size M", ylabel="diffusion over exact (%)",
+    right.plot(sizes[even], 100 * np.asarray(half)[even], "o-", ms=3, color="#222222",
+               label="diffusion error at $p = 1/2$")
+    right.plot(sizes, 100 * np.asarray(worst), "s-", ms=3, color="#999999",
+               label="largest over $p$")
+    right.axhspan(6, 12, color="#777777", alpha=0.15, label="“6–12% for $M \\leq 20$”")
+    right.set(xscale="log", xlabel="sample size $M$", ylabel="diffusion over exact (%)",
               title="diffusion formula's error")
     _plain_ticks(right, "x")
-    right.legend(loc="upper right", fontsize=7.5)
+    plotting.legend_below(fig, ncols=3)
     return fig
 
 
@@ -172,7 +171,7 @@ def zipf_loss_times(result: ZipfResult):
            ylabel="generation of first loss",
            title=f"Zipf, K = {len(result.counts)}, M = {result.sample_size}")
     _plain_ticks(ax)
-    ax.legend(loc="lower right", fontsize=7.5)
+    plotting.legend_below(fig, ncols=2)
     return fig
 
 
@@ -213,7 +212,7 @@ def wikitext_survival(history: History, counts: np.ndarray):
         expected = survive[:, inverse[bucket == index]].mean(axis=1)
         plotting.theory(ax, generations, expected,
                         label="Galton–Watson expectation" if index == 0 else None)
-    ax.set(xscale="symlog", xlabel="generation n (log scale after 1)",
+    ax.set(xscale="symlog", xlabel="generation $n$ (log scale after 1)",
            ylabel="share of word types alive", title="WikiText-2 unigrams, replace",
            ylim=(0, 1.02), xlim=(0, generations[-1] * 1.05))
     ax.xaxis.set_major_locator(ticker.FixedLocator(
@@ -221,7 +220,7 @@ def wikitext_survival(history: History, counts: np.ndarray):
          if tick <= generations[-1]]))
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-    ax.legend(loc="lower left", fontsize=7.5)
+    plotting.legend_below(fig, ncols=3)
     return fig
 
 
@@ -255,7 +254,7 @@ def forgetting_time(times: ForgettingTimes):
            ylabel="generation of loss",
            title=f"time to forget a word (slope {times.slope:.2f}; run of {horizon} generations)")
     _plain_ticks(ax)
-    ax.legend(loc="upper left", fontsize=7.5)
+    plotting.legend_below(fig, ncols=2)
     return fig
 
 
