@@ -50,7 +50,7 @@ def declare_claims(record, settings: Any) -> None:
     papers' claims)."""
     mix_label = policy_label("mix_real", settings.mix_fraction)
     record.declare_claim(
-        "absorbed", "Refitting a categorical distribution to $M$ samples of itself ends in a "
+        "absorbed", "Refitting a categorical distribution to M samples of itself ends in a "
         "delta function with probability 1.",
         "absorbing Markov chain whose only absorbing states are delta functions; absorbed "
         "with probability 1",
@@ -61,13 +61,13 @@ def declare_claims(record, settings: Any) -> None:
         kind="paper", where=DISCRETE_SECTION)
     record.declare_claim(
         "fixation-q",
-        r"The chance of ending on state $k$ equals its original probability $q_k$.",
+        "The chance of ending on state k equals its original probability qₖ.",
         "each probability is a martingale: P(end on k) = q_k",
         "every state of every small distribution: |share ending on k − q_k| ≤ 4 SE, "
         "SE = √(q(1−q)/n)",
         lambda v: v["max_z"] <= 4.0, kind="paper", where=DISCRETE_SECTION)
     record.declare_claim(
-        "tails-first", r"States with $q \lesssim 1/M$ vanish within a few generations; the "
+        "tails-first", "States with q ≲ 1/M vanish within a few generations; the "
         "tails go first.", "low-probability states (q ≤ 1/M) are lost first; the support shrinks",
         "Zipf chains: Spearman ρ(original count, median generation of loss) ≥ 0.9; WikiText-2: "
         "the median generation of loss of count-1 word types ≤ 3",
