@@ -115,12 +115,22 @@ def key_headlines(runs: "GaussianRuns", generation: int = 1000) -> dict[str, str
     if median:
         shown[f"Median fitted $\\sigma_n$ at $n = {_tex(generation)}$, $M = {_tex(size)}$ "
               f"({runs.n_seeds:,} seeds)"] = ", ".join(
-            f"{entry['simulated']:.3g} ({_ESTIMATOR_NAMES[name]}; exact {entry['theory']:.3g})"
+            f"{_number(entry['simulated'])} ({_ESTIMATOR_NAMES[name]}; exact "
+            f"{_number(entry['theory'])})"
             for name, entry in median.items())
     shown[f"Exact $\\mathbb E[W_2^2]$ at $n = {_tex(last)}$, $M = {_tex(size)}$"] = (
         f"{w2['unbiased']:.3g} with the unbiased estimator (still growing), "
         f"{w2['biased']:.2f} with `np.std` (never above $2\\sigma^2$)")
     return shown
+
+
+def _number(value: float) -> str:
+    """``value`` to 3 significant digits, powers of ten as maths (3.64e-05 -> 3.64 × 10⁻⁵)."""
+    shown = f"{value:.3g}"
+    if "e" not in shown:
+        return shown
+    mantissa, exponent = shown.split("e")
+    return f"${mantissa} \\times 10^{{{int(exponent)}}}$"
 
 
 def _tex(number: int) -> str:
