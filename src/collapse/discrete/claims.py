@@ -60,14 +60,15 @@ def declare_claims(record, settings: Any) -> None:
         lambda v: v["min_absorbed"] >= 0.999 and v["min_ks_p"] >= 0.001,
         kind="paper", where=DISCRETE_SECTION)
     record.declare_claim(
-        "fixation-q", "The chance of ending on state k equals its original probability q_k.",
+        "fixation-q",
+        "The chance of ending on state k equals its original probability qₖ.",
         "each probability is a martingale: P(end on k) = q_k",
         "every state of every small distribution: |share ending on k − q_k| ≤ 4 SE, "
         "SE = √(q(1−q)/n)",
         lambda v: v["max_z"] <= 4.0, kind="paper", where=DISCRETE_SECTION)
     record.declare_claim(
-        "tails-first", "States with q ≲ 1/M vanish within a few generations; the tails go "
-        "first.", "low-probability states (q ≤ 1/M) are lost first; the support shrinks",
+        "tails-first", "States with q ≲ 1/M vanish within a few generations; the "
+        "tails go first.", "low-probability states (q ≤ 1/M) are lost first; the support shrinks",
         "Zipf chains: Spearman ρ(original count, median generation of loss) ≥ 0.9; WikiText-2: "
         "the median generation of loss of count-1 word types ≤ 3",
         lambda v: v["spearman"] >= 0.9 and v["singleton_median"] <= 3,
@@ -121,8 +122,8 @@ def declare_claims(record, settings: Any) -> None:
     record.declare_claim(
         "subsample-between", "A fixed-size resample from the accumulated pool sits between "
         "replace and accumulate: it loses types and drifts, but less than replace.",
-        "Kazdan et al. 2024 (the paper's SI is said to show a fixed-size resample still "
-        "drifting; not confirmed from a primary copy)",
+        "Kazdan et al. 2024 (a fixed-size resample that still drifts is attributed to the "
+        "paper's supplementary material, not checked against it here)",
         "last generation: types alive and TV to real strictly between accumulate and replace",
         lambda v: v["alive_replace"] < v["alive"] < v["alive_accumulate"]
         and v["tv_accumulate"] < v["tv"] < v["tv_replace"],

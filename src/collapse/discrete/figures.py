@@ -32,6 +32,13 @@ def _plain_ticks(ax, which: str = "both") -> None:
         axis.set_minor_formatter(ticker.NullFormatter())
 
 
+def _generations(*axes, bins: int = 6) -> None:
+    """Linear generation axes: at most ``bins`` integer ticks, labelled "generation n"."""
+    for ax in axes:
+        plotting.generation_axis(ax)
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(bins, integer=True))
+
+
 def _censored_band(ax, x, low, high, horizon, color, label):
     """A 10–90% band whose upper edge is drawn at the horizon where it is censored."""
     keep = np.isfinite(low)
@@ -42,7 +49,7 @@ def _censored_band(ax, x, low, high, horizon, color, label):
 def absorbed_fraction(results: Sequence[AbsorptionResult]):
     """Share of chains absorbed by generation n (left) and the share not yet absorbed on a log
     scale (right), simulation (solid) against the exact transition-matrix value (dashed)."""
-    fig, axes = plotting.subplots(1, 2, width=9.5, height=3.4)
+    fig, axes = plotting.subplots(1, 2, width=plotting.MAX_WIDTH, height=3.4)
     for index, result in enumerate(results):
         generations = np.arange(len(result.exact_absorbed))
         simulated = result.absorbed.mean(axis=1)
@@ -53,18 +60,18 @@ def absorbed_fraction(results: Sequence[AbsorptionResult]):
             plotting.theory(ax, generations, exact,
                             label="exact (transition matrix)" if index == 0 else None)
     n_chains = results[0].absorbed.shape[1]
-    axes[0, 0].set(xlabel="generation n", ylabel="share of chains absorbed",
-                   title="absorbed in a delta function")
-    axes[0, 1].set(xlabel="generation n", ylabel="share not yet absorbed", yscale="log",
+    axes[0, 0].set(ylabel="share of chains absorbed", title="absorbed in a delta function")
+    axes[0, 1].set(ylabel="share not yet absorbed", yscale="log",
                    ylim=(0.5 / n_chains, 1.5), title="the tail (log scale)")
-    axes[0, 0].legend(loc="lower right")
+    _generations(*axes[0])
+    plotting.legend_below(fig, ncols=2)
     return fig
 
 
 def fixation_probabilities(results: Sequence[AbsorptionResult]):
     """Empirical probability of ending on each state against q with 95% Wilson intervals
     (left) and the deviation in binomial standard errors (right)."""
-    fig, axes = plotting.subplots(1, 2, width=9.5, height=3.4)
+    fig, axes = plotting.subplots(1, 2, width=plotting.MAX_WIDTH, height=3.4)
     position = 0
     for index, result in enumerate(results):
         summary = absorption_summary(result)
@@ -75,14 +82,14 @@ def fixation_probabilities(results: Sequence[AbsorptionResult]):
         states = np.arange(position, position + len(q))
         axes[0, 1].bar(states, summary["z"], color=plotting.color(index), label=result.name)
         position += len(q) + 1
-    plotting.theory(axes[0, 0], [0, 0.65], [0, 0.65], label="P(end on k) = q_k")
-    axes[0, 0].set(xlabel="original probability q_k", ylabel="share of chains absorbed on k",
+    plotting.theory(axes[0, 0], [0, 0.65], [0, 0.65], label="$P(\\mathrm{end\\ on}\\ k) = q_k$")
+    axes[0, 0].set(xlabel="original probability $q_k$", ylabel="share of chains absorbed on k",
                    title="where the chains end (95% intervals)")
     for level in (-2, 2):
         axes[0, 1].axhline(level, **plotting.PAPER_STYLE)
     axes[0, 1].axhline(0, color="#222222", linewidth=0.8)
     axes[0, 1].set(xlabel="state (grouped by distribution)",
-                   ylabel="(share − q_k) / standard error", title="deviation from q (±2 SE dotted)",
+                   ylabel="(share $- q_k$) / standard error", title="deviation from q (±2 SE dotted)",
                    xticks=[])
     axes[0, 0].legend(loc="upper left")
     return fig
@@ -92,37 +99,34 @@ def absorption_times(times: Sequence[AbsorptionTimes], ratio_sample_sizes: Seque
     """Two-state mean absorption time / M against p (left), mean time to loss given loss
     against the starting count (middle), and the diffusion formula's relative error against
     the exact value as M grows (right)."""
-    fig, axes = plotting.subplots(1, 3, width=10.5, height=3.4)
+    fig, axes = plotting.subplots(1, 3, width=plotting.MAX_WIDTH, height=3.3)
     left, middle, right = axes[0]
     for index, result in enumerate(times):
         colour = plotting.color(index)
         grid = np.arange(1, result.sample_size) / result.sample_size
         M = result.sample_size
         left.errorbar(result.p, result.mean / M, yerr=2 * result.standard_error / M, fmt="o",
-                      ms=3.5, color=colour, label=f"simulation, M = {M}")
+                      ms=3, color=colour, label=f"simulation ± 2 SE, M = {M}")
         left.plot(grid, wright_fisher.mean_absorption_time(M)[1:M] / M, color=colour,
                   linestyle="--", linewidth=1.1)
         keep = result.starts <= max(10, M // 5)
         middle.errorbar(result.starts[keep], result.loss_mean[keep],
-                        yerr=2 * result.loss_standard_error[keep], fmt="o", ms=3.5,
-                        color=colour, label=f"M = {M}")
+                        yerr=2 * result.loss_standard_error[keep], fmt="o", ms=3,
+                        color=colour)
         counts = np.arange(1, result.starts[keep].max() + 1)
         middle.plot(counts, wright_fisher.mean_loss_time(M)[counts], color=colour,
                     linestyle="--", linewidth=1.1)
         middle.plot(counts, wright_fisher.diffusion_loss_time(counts / M, M), color=colour,
                     linestyle=":", linewidth=1.3)
     grid = np.linspace(0.005, 0.995, 199)
-    left.plot(grid, wright_fisher.diffusion_absorption_time(grid, 1), label="diffusion / M",
-              **APPROXIMATION_STYLE)
-    left.plot([], [], color="#222222", linestyle="--", label="exact (matrix)")
-    left.set(xlabel="starting share p = c/M", ylabel="mean absorption time / M",
-             title="E[T] (error bars: ±2 SE)")
-    left.legend(loc="lower center", fontsize=7.5)
-    middle.plot([], [], color="#222222", linestyle="--", label="exact (matrix)")
-    middle.plot([], [], label="diffusion −2Mp ln p/(1−p)", **APPROXIMATION_STYLE)
-    middle.set(xlabel="starting count c", ylabel="mean generation of loss, given loss",
+    left.plot(grid, wright_fisher.diffusion_absorption_time(grid, 1), **APPROXIMATION_STYLE)
+    left.plot([], [], color="#222222", linestyle="--", label="exact (transition matrix)")
+    left.plot([], [], label="diffusion approximation", **APPROXIMATION_STYLE)
+    left.set(xlabel="starting share $p = c/M$", ylabel="mean absorption time / $M$",
+             title="$\\mathbb{E}[T]$")
+    middle.set(xlabel="starting count $c$", ylabel="mean time to loss (given loss)",
                title="time to lose a state")
-    middle.legend(loc="upper left", fontsize=7.5)
+    middle.xaxis.set_major_locator(ticker.MaxNLocator(5, integer=True))
     sizes = np.asarray(ratio_sample_sizes)
     half, worst = [], []
     for M in sizes:
@@ -132,13 +136,15 @@ def absorption_times(times: Sequence[AbsorptionTimes], ratio_sample_sizes: Seque
         half.append(relative[M // 2 - 1] if M % 2 == 0 else np.nan)
         worst.append(relative.max())
     even = sizes % 2 == 0
-    right.plot(sizes[even], 100 * np.asarray(half)[even], "o-", ms=3, label="p = 1/2")
-    right.plot(sizes, 100 * np.asarray(worst), "s-", ms=3, label="largest over p")
-    right.axhspan(6, 12, color="#777777", alpha=0.15, label="“6–12% for M ≤ 20”")
-    right.set(xscale="log", xlabel="sample size M", ylabel="diffusion over exact (%)",
+    right.plot(sizes[even], 100 * np.asarray(half)[even], "o-", ms=3, color="#222222",
+               label="diffusion error at $p = 1/2$")
+    right.plot(sizes, 100 * np.asarray(worst), "s-", ms=3, color="#999999",
+               label="largest over $p$")
+    right.axhspan(6, 12, color="#777777", alpha=0.15, label="“6–12% for $M \\leq 20$”")
+    right.set(xscale="log", xlabel="sample size $M$", ylabel="diffusion over exact (%)",
               title="diffusion formula's error")
     _plain_ticks(right, "x")
-    right.legend(loc="upper right", fontsize=7.5)
+    plotting.legend_below(fig, ncols=3)
     return fig
 
 
@@ -165,26 +171,26 @@ def zipf_loss_times(result: ZipfResult):
            ylabel="generation of first loss",
            title=f"Zipf, K = {len(result.counts)}, M = {result.sample_size}")
     _plain_ticks(ax)
-    ax.legend(loc="lower right", fontsize=7.5)
+    plotting.legend_below(fig, ncols=2)
     return fig
 
 
 def zipf_diversity(result: ZipfResult):
     """Support size, entropy and Gini–Simpson index against generation (median, 10–90% over
     chains) with the exact means where they exist (dashed)."""
-    fig, axes = plotting.subplots(1, 3, width=10.5, height=3.2)
+    fig, axes = plotting.subplots(1, 3, width=plotting.MAX_WIDTH, height=3.0)
     history = result.history
     generations = history.generations
     panels = ((history["support"], result.exact_support, "states alive (support size)"),
               (history["entropy"], None, "entropy (bits)"),
-              (history["gini_simpson"], result.exact_gini_simpson, "Gini–Simpson 1 − Σp²"))
+              (history["gini_simpson"], result.exact_gini_simpson, "Gini–Simpson $1 - \\sum p^2$"))
     for ax, (values, exact, label) in zip(axes[0], panels):
         plotting.band(ax, generations, values, label="simulation (median, 10–90%)")
         if exact is not None:
             plotting.theory(ax, generations, exact, label="exact mean")
-        ax.set(xlabel="generation n", ylabel=label)
-    axes[0, 0].legend(loc="upper right")
-    axes[0, 2].legend(loc="upper right")
+        ax.set(ylabel=label)
+        _generations(ax, bins=4)
+    plotting.legend_below(fig, ncols=2)
     return fig
 
 
@@ -206,7 +212,7 @@ def wikitext_survival(history: History, counts: np.ndarray):
         expected = survive[:, inverse[bucket == index]].mean(axis=1)
         plotting.theory(ax, generations, expected,
                         label="Galton–Watson expectation" if index == 0 else None)
-    ax.set(xscale="symlog", xlabel="generation n (log scale after 1)",
+    ax.set(xscale="symlog", xlabel="generation $n$ (log scale after 1)",
            ylabel="share of word types alive", title="WikiText-2 unigrams, replace",
            ylim=(0, 1.02), xlim=(0, generations[-1] * 1.05))
     ax.xaxis.set_major_locator(ticker.FixedLocator(
@@ -214,7 +220,7 @@ def wikitext_survival(history: History, counts: np.ndarray):
          if tick <= generations[-1]]))
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-    ax.legend(loc="lower left", fontsize=7.5)
+    plotting.legend_below(fig, ncols=3)
     return fig
 
 
@@ -248,14 +254,15 @@ def forgetting_time(times: ForgettingTimes):
            ylabel="generation of loss",
            title=f"time to forget a word (slope {times.slope:.2f}; run of {horizon} generations)")
     _plain_ticks(ax)
-    ax.legend(loc="upper left", fontsize=7.5)
+    plotting.legend_below(fig, ncols=2)
     return fig
 
 
 def policy_survival(runs: Mapping[str, History]):
     """Share of word types alive per original-count bucket (and overall) under each data
     policy: median and 10–90% over chains."""
-    fig, axes = plotting.subplots(2, 3, width=10.5, height=5.8, sharex=True, sharey=True)
+    fig, axes = plotting.subplots(2, 3, width=plotting.MAX_WIDTH, height=5.0, sharex=True,
+                                  sharey=True)
     titles = [f"original count {label}" for label, _, _ in COUNT_BUCKETS] + ["all types"]
     for panel, (ax, title) in enumerate(zip(axes.ravel(), titles)):
         for index, (label, history) in enumerate(runs.items()):
@@ -263,26 +270,25 @@ def policy_survival(runs: Mapping[str, History]):
             plotting.band(ax, generations, history["alive_share"][:, :, panel], seed_axis=1,
                           label=label, color=plotting.color(index))
         ax.set(title=title, ylim=(0, 1.03))
-    for ax in axes[1]:
-        ax.set_xlabel("generation n")
+    _generations(*axes[1], bins=4)
     for ax in axes[:, 0]:
         ax.set_ylabel("share of types alive")
-    axes[1, 1].legend(loc="lower left", fontsize=8)
+    plotting.legend_below(fig, ncols=4)
     return fig
 
 
 def policy_distance(runs: Mapping[str, History]):
     """Entropy (left) and total-variation distance to the real unigram distribution (right)
     under each data policy: median and 10–90% over chains."""
-    fig, axes = plotting.subplots(1, 2, width=9.5, height=3.4)
+    fig, axes = plotting.subplots(1, 2, width=plotting.MAX_WIDTH, height=3.4)
     for index, (label, history) in enumerate(runs.items()):
         generations = np.arange(history.n_generations + 1)
         plotting.band(axes[0, 0], generations, history["entropy"], seed_axis=1, label=label,
                       color=plotting.color(index))
         plotting.band(axes[0, 1], generations, history["total_variation"], seed_axis=1,
                       label=label, color=plotting.color(index))
-    axes[0, 0].set(xlabel="generation n", ylabel="entropy (bits)", title="entropy")
-    axes[0, 1].set(xlabel="generation n", ylabel="total variation to real",
-                   title="distance to the real unigram distribution")
-    axes[0, 1].legend(loc="upper left")
+    axes[0, 0].set(ylabel="entropy (bits)", title="entropy")
+    axes[0, 1].set(ylabel="total variation to real", title="distance to the real distribution")
+    _generations(*axes[0])
+    plotting.legend_below(fig, ncols=4)
     return fig

@@ -18,8 +18,49 @@ __all__ = [
     "absorption_lines", "fixation_markdown", "times_lines", "times_markdown", "zipf_lines",
     "zipf_markdown", "corpus_markdown", "replace_line", "bucket_summary_markdown",
     "lost_words_markdown", "forgetting_markdown", "policy_lines", "policy_summary_markdown",
-    "policy_markdown", "speed_table_markdown", "speed_markdown",
+    "policy_markdown", "speed_table_markdown", "speed_markdown", "absorption_markdown",
+    "key_headlines",
 ]
+
+
+def key_headlines(runs: DiscreteRuns) -> dict[str, str]:
+    """The "Key results" box's numbers, as shown: the share of small-distribution chains
+    absorbed in a delta, the largest deviation of P(end on k) from q_k, and when the rarest
+    WikiText-2 words are lost."""
+    from .claims import absorption_value, tails_first_value
+    value = absorption_value(runs.absorption)
+    chains = min(result.absorbed.shape[1] for result in runs.absorption)
+    last = max(result.absorbed.shape[0] - 1 for result in runs.absorption)
+    tails = tails_first_value(runs.zipf, runs.replace, runs.corpus.counts)
+    single = tails["singleton_median"]
+    return {
+        "Chains absorbed in a delta function": ("all" if value["min_absorbed"] == 1 else
+                                                f"at least {value['min_absorbed']:.2%}")
+        + f" of each small distribution's {chains:,} chains by generation {last:,}",
+        "Chance of ending on state $k$ against $q_k$": f"largest deviation "
+        f"{value['max_error']:.4f} ({value['max_z']:.2f} standard errors) over "
+        f"{value['n_states']} states",
+        "Word types seen once in WikiText-2": ("lost at a median generation of "
+                                               f"{single:.0f}" if single == single else
+                                               "not lost within the run")
+        + f" (rank correlation of a Zipf state's count with its loss time "
+          f"{tails['spearman']:.3f})"}
+
+
+def absorption_markdown(runs: DiscreteRuns) -> str:
+    """Table of the small distributions: original counts, M, chains, share absorbed by the
+    last generation and the median absorption generation."""
+    head = ["distribution", "counts $c$", "$M$", "chains", "absorbed", "median absorption "
+            "generation"]
+    rows = []
+    for result in runs.absorption:
+        summary = absorption_summary(result)
+        rows.append([result.name, ", ".join(str(int(c)) for c in result.counts),
+                     str(result.sample_size), f"{result.absorbed.shape[1]:,}",
+                     f"{summary['absorbed_share']:.2%} by generation "
+                     f"{result.absorbed.shape[0] - 1}",
+                     f"{np.median(result.absorbed.argmax(axis=0)):.0f}"])
+    return _table(head, rows)
 
 
 def _code(word: str) -> str:

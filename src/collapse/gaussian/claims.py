@@ -38,7 +38,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
     smallest, policy_size = min(settings["sample_sizes"]), settings["policy_sample_size"]
     # ------------------------------------------------------------------ paper claims
     record.declare_claim(
-        "sigma-collapses", "The fitted σ_n → 0 almost surely (Theorem 3.1)",
+        "sigma-collapses", "The fitted σₙ → 0 almost surely (Theorem 3.1)",
         "Σ_n → 0 a.s. (Theorem 3.1); 1-D Gaussian figure",
         "every M with N ≥ 10M, both estimators: at n ≈ M, 3M and 10M the exact median σ_n "
         "lies in the 99.9% order-statistic CI of the simulated median, and the simulated "
@@ -50,7 +50,8 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         revised=f"{REVISED}: was 'P(σ_N < 0.1σ) ≥ 0.99 at N ≥ 50M', which cannot fail (the "
                 "median σ there is ~e⁻²⁵); now tested at n of order M against the exact median")
     record.declare_claim(
-        "w2-diverges-unbiased", "E[W2²(N(μ_n,σ_n²), D_0)] → ∞ with the unbiased estimator",
+        "w2-diverges-unbiased",
+        "E[W₂²(N(μₙ, σₙ²), D₀)] → ∞ with the unbiased estimator",
         "Theorem 3.1",
         f"M = {smallest}, unbiased: MC mean within 4 SE of the exact σ²Σ1/M_i + 2σ²(1−∏α) at "
         "every recorded n ≤ M, and the exact value grows ≥ 10× from n = M to the last "
@@ -58,7 +59,8 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         reproduced_if=lambda v: v["max_abs_z"] <= 4 and v["growth"] >= 10,
         partially_if=lambda v: v["max_abs_z"] <= 4, kind="paper", where=_THEOREM)
     record.declare_claim(
-        "w2-diverges-biased", "E[W2²] → ∞ also in the authors' own setting (biased np.std)",
+        "w2-diverges-biased",
+        "E[W₂²] → ∞ also in the authors' own setting (biased np.std)",
         "Theorem 3.1 is stated for the unbiased estimator; the authors' code uses np.std",
         f"M = {smallest}, biased: at n ≈ 2M (where a Monte-Carlo mean still resolves E[W2²]) "
         "the MC mean W2² exceeds 2σ² and exceeds by more than 4 SE the exact E[W2²] = "
@@ -72,7 +74,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
     record.declare_claim(
         "pooled-variance-grows",
         "The variance of a generation-n sample pooled over chains grows linearly: "
-        "Var(X_j^n) = σ²(1 + Σ 1/M_i)",
+        "Var(Xⱼⁿ) = σ²(1 + Σᵢ 1/Mᵢ)",
         "Var(X_j^n) = σ²(1 + 1/M_0 + … + 1/M_{n−1}): 'the same scaling as a 1-D random walk'",
         f"M = {smallest}, unbiased: the MC mean over seeds of σ_n² + (μ_n − μ)² lies within 4 SE "
         "of σ²(1 + Σ_{i≤n} 1/M_i) at every recorded n ≤ M, and at n = M it exceeds σ² by more "
@@ -89,7 +91,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         kind="paper", where="Nature, abstract and 'What is model collapse?' (early model "
                             "collapse: the tails of the original distribution disappear)")
     record.declare_claim(
-        "non-gaussian-start", "Collapse does not need a Gaussian D_0",
+        "non-gaussian-start", "Collapse does not need a Gaussian D₀",
         "Theorem 3.1: any D_0 with non-zero variance",
         "Student-t(ν=3) and bimodal D_0, unbiased, N ≥ 10M: at n = 10M the simulated median "
         "σ_n is below 0.1σ and the exact median for a Gaussian D_0 lies between the simulated "
@@ -103,28 +105,31 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
                 "at n = 10M against the Gaussian-D_0 theory")
     # ------------------------------------------------------------------ checks
     record.declare_claim(
-        "median-digamma", "The median σ_n follows the exact digamma drift",
-        "σ_n ≈ exp(−n/(2M)) (PAPER Theory 3, derived and checked here)",
+        "median-digamma", "The median σₙ follows the exact digamma drift",
+        "not in the paper: the median σ_n ≈ exp(−n/(2M)) follows from the 1-D recursion behind "
+        "Theorem 3.1 (derived here, exactly, with the digamma function)",
         "for every M and estimator, the exact median σ at generation 1000 lies in the 99.9% "
         "order-statistic CI of the simulated median (partially: ≥ 75% of them)",
         reproduced_if=lambda v: all(v), partially_if=lambda v: np.mean(v) >= 0.75,
         kind="check")
     record.declare_claim(
-        "typical-levels-off", "The typical run's W2² levels off while E[W2²] keeps growing",
-        "not in the paper (PAPER Theory 3: the divergence is carried by rare paths)",
+        "typical-levels-off",
+        "The typical run's W₂² levels off while E[W₂²] keeps growing",
+        "not in the paper (derived here: the divergence of Theorem 3.1 is carried by rare paths)",
         f"M = {smallest}, unbiased: median W2² changes by < 25% from n = 10M to the last "
         "generation while the exact E[W2²] grows ≥ 5× (partially: median changes < 25% only)",
         reproduced_if=lambda v: abs(v["median_ratio"] - 1) < 0.25 and v["mean_growth"] >= 5,
         partially_if=lambda v: abs(v["median_ratio"] - 1) < 0.25, kind="check")
     record.declare_claim(
-        "mc-mean-limit", "A 1,000-seed Monte-Carlo mean resolves E[σ²_n] = σ² only up to n ≈ 3M",
-        "not in the paper (PAPER Theory 3)",
+        "mc-mean-limit",
+        "A 1,000-seed Monte-Carlo mean resolves E[σₙ²] = σ² only up to n ≈ 3M",
+        "not in the paper (derived here: E[σ²_n] = σ² is carried by rare paths)",
         "unbiased, each M with N ≥ 10M: the first generation at which the MC mean of σ²_n "
         "falls below σ²/2 lies in [M, 10M]",
         reproduced_if=lambda v: len(v) > 0 and all(x is not None and 1 <= x <= 10 for x in v),
         kind="check")
     record.declare_claim(
-        "growing-schedules", "E[W2²] stays bounded iff Σ1/M_i < ∞",
+        "growing-schedules", "E[W₂²] stays bounded iff Σᵢ 1/Mᵢ < ∞",
         "Theorem 3.1 (constant M); derived here for schedules",
         "MC mean W2² within 4 SE of the exact value at the last generation for M_i ∝ i and "
         "∝ i²; the exact value's increase over the last decade of generations is < 1% for "
@@ -149,8 +154,8 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         and max(v["collapsed"]) == 0, kind="check")
     record.declare_claim(
         "subsample-drifts", "A fixed-size resample of the accumulated pool still drifts",
-        "attributed to the paper's SI, not confirmed from a primary copy; Kazdan et al. 2024 "
-        "find it bounded",
+        "attributed to the paper's supplementary material (not checked against it here); "
+        "Kazdan et al. 2024 find it bounded",
         "naive sampler: MC mean W2² at the last generation N exceeds its value at N/10 by "
         "> 4 SE of the per-seed difference (partially: no drift, but above accumulate's at "
         "generation N by > 4 SE)",

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # for type hints only: experiments imports this module
 __all__ = [
     "mc_breakdown_generation", "breakdown_generations", "median_std_table", "tails_first_share",
     "median_table_markdown", "breakdown_markdown", "starts_markdown", "scale_table",
-    "policy_summary_markdown", "sampler_markdown", "claims_list_markdown",
+    "policy_summary_markdown", "sampler_markdown", "claims_list_markdown", "key_headlines",
 ]
 
 
@@ -98,6 +98,47 @@ def claims_list_markdown(record) -> str:
     <collapse.publish.records.ChapterRecord.claims_markdown>`: claim, paper claim or check,
     criterion)."""
     return record.claims_markdown()
+
+
+def key_headlines(runs: "GaussianRuns", generation: int = 1000) -> dict[str, str]:
+    """The chapter's headline numbers for the "Key results" box, as shown: the median σ_n at
+    ``generation`` for the smallest M (both estimators, with the exact median), and the exact
+    E[W2²] at the last generation for that M (unbiased: growing; ``np.std``: below 2σ²)."""
+    size = min(runs.sample_sizes)
+    table = median_std_table(runs.sweep, generation)
+    median = {name: table[name][str(size)] for name in theory.ESTIMATORS
+              if str(size) in table.get(name, {})}
+    last = runs.sweep["unbiased", size].n_generations
+    w2 = {name: theory.expected_w2_squared(runs.sweep[name, size].theory_sizes(), name)[-1]
+          for name in theory.ESTIMATORS}
+    shown = {}
+    if median:
+        shown[f"Median fitted $\\sigma_n$ at $n = {_tex(generation)}$, $M = {_tex(size)}$ "
+              f"({runs.n_seeds:,} seeds)"] = ", ".join(
+            f"{_number(entry['simulated'])} ({_ESTIMATOR_NAMES[name]}; exact "
+            f"{_number(entry['theory'])})"
+            for name, entry in median.items())
+    shown[f"Exact $\\mathbb E[W_2^2]$ at $n = {_tex(last)}$, $M = {_tex(size)}$"] = (
+        f"{w2['unbiased']:.3g} with the unbiased estimator (still growing), "
+        f"{w2['biased']:.2f} with `np.std` (never above $2\\sigma^2$)")
+    return shown
+
+
+def _number(value: float) -> str:
+    """``value`` to 3 significant digits, powers of ten as maths (3.64e-05 -> 3.64 × 10⁻⁵)."""
+    shown = f"{value:.3g}"
+    if "e" not in shown:
+        return shown
+    mantissa, exponent = shown.split("e")
+    return f"${mantissa} \\times 10^{{{int(exponent)}}}$"
+
+
+def _tex(number: int) -> str:
+    """An integer with thousands separators for TeX maths (1{,}000)."""
+    return f"{number:,}".replace(",", "{,}")
+
+
+_ESTIMATOR_NAMES = {"unbiased": "unbiased", "biased": "`np.std`"}
 
 
 def median_table_markdown(runs: "GaussianRuns", generation: int = 1000) -> str:

@@ -35,7 +35,8 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
     at = f"d = {dim}, M = {size}"
     # ------------------------------------------------------------------ paper claims
     record.declare_claim(
-        "covariance-collapses", "The fitted covariance Σ_n → 0 almost surely, in d dimensions",
+        "covariance-collapses",
+        "The fitted covariance Σₙ → 0 almost surely, in d dimensions",
         "Σ_n → 0 a.s. (Theorem 3.1)",
         f"{at}, both estimators, N ≥ 10M: at n ≈ M, 3M and 10M the exact median of log det Σ_n "
         "(a sum of log χ² terms, inverted from its characteristic function) lies in the 99.9% "
@@ -47,7 +48,8 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         partially_if=lambda v: len(v["top_eigenvalue_10m"]) > 0
         and max(v["top_eigenvalue_10m"]) < 0.1, kind="paper", where=_THEOREM)
     record.declare_claim(
-        "w2-diverges", "E[W2²(N(μ_n, Σ_n), D_0)] → ∞ with the unbiased estimator, in d dimensions",
+        "w2-diverges",
+        "E[W₂²(N(μₙ, Σₙ), D₀)] → ∞ with the unbiased estimator, in d dimensions",
         "E[W2²] → ∞ (Theorem 3.1)",
         f"{at}, unbiased: at every n ≤ M the MC mean of ‖μ_n − μ‖² lies within 4 SE of its exact "
         "dσ²Σ1/M_i (the divergent part) and the MC mean W2² within 4 SE of the exact bracket "
@@ -62,13 +64,14 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
                 "ML); seen on the smoke run, the threshold is now 5×")
     # ------------------------------------------------------------------ checks
     record.declare_claim(
-        "w2-bounded-ml", "With the maximum-likelihood covariance E[W2²] stays below 2dσ²",
+        "w2-bounded-ml",
+        "With the maximum-likelihood covariance E[W₂²] stays below 2dσ²",
         "derived here (the d-dimensional form of the 1-D chapter's np.std result)",
         f"{at}, ML: the MC mean W2² lies within 4 SE of the exact bracket (whose upper end is "
         "E‖μ_n − μ‖² + E tr Σ_n + dσ² = 2dσ² exactly) at every generation",
         reproduced_if=lambda v: v["outside_bracket_z"] <= 4, kind="check")
     record.declare_claim(
-        "log-det-law", "log det Σ_n follows the exact law of a sum of log χ² terms",
+        "log-det-law", "log det Σₙ follows the exact law of a sum of log χ² terms",
         "derived here: (M−1)Σ̂ is Wishart, Bartlett's decomposition",
         "every grid `replace` cell with M > d and both theorem runs: the exact median of "
         "log det Σ_N at the last generation lies in the 99.9% order-statistic CI of the "
@@ -77,7 +80,7 @@ def declare_claims(record, settings: Mapping[str, Any]) -> None:
         partially_if=lambda v: len(v) > 0 and np.mean(v) >= 0.9, kind="check")
     record.declare_claim(
         "spectrum-spreads", "The smallest directions die first: eigenvalue i decays at rate "
-                            "r_i ≈ −i/M per generation",
+                            "rᵢ ≈ −i/M per generation",
         "derived here (Lyapunov exponents of a product of Bartlett factors); the paper's SI "
         "describes collapse onto the top directions for kernel density estimation",
         f"{at}, both estimators: for every i, the slope of the median log λ_i(Σ_n) between "

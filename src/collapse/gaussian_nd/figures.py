@@ -30,6 +30,12 @@ def _theory_generations(n_generations: int, points: int = 40) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, n_generations, points)).astype(int))
 
 
+def _generation_axis(ax, bins: int = 5) -> None:
+    """A linear generation axis with at most ``bins`` integer ticks (narrow panels)."""
+    plotting.generation_axis(ax)
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(bins, integer=True))
+
+
 def _mean_band(ax, x, values, color, label=None, **kwargs):
     """MC mean over seeds (axis 1) ± 2 SE."""
     mean, se = mc_mean_with_se(values, axis=1)
@@ -39,48 +45,59 @@ def _mean_band(ax, x, values, color, label=None, **kwargs):
 
 def plot_theorem(theorem: Mapping[str, "Run"]):
     """log det Σ_n/d, tr Σ_n/(dσ²) and ‖μ_n − μ‖²/d against n for both estimators: medians
-    with 10–90% bands, exact log det quantiles and exact expectations (MC means dash-dotted)."""
-    fig, axes = plotting.subplots(1, 3, width=11.5, height=3.8)
+    with 10–90% bands, exact log det quantiles and exact expectations (MC means dash-dotted);
+    integer generation ticks, one legend below the panels."""
+    fig, axes = plotting.subplots(1, 3, width=plotting.MAX_WIDTH, height=3.3)
     for index, (estimator, run) in enumerate(theorem.items()):
         color, x = plotting.color(index), np.arange(run.n_generations + 1)
         grid, dim = _theory_generations(run.n_generations), run.dim
-        plotting.band(axes[0, 0], x, run.log_det / dim, color=color, seed_axis=1,
-                      label=f"{_ESTIMATOR_NAMES[estimator]}: median, 10–90%")
+        plotting.band(axes[0, 0], x, run.log_det / dim, color=color, seed_axis=1)
         quantiles = theory.log_det_quantiles([0.1, 0.5, 0.9], dim, run.sample_size, grid,
                                              estimator) / dim
-        plotting.theory(axes[0, 0], grid, quantiles[1], label="exact median" if index else None)
+        plotting.theory(axes[0, 0], grid, quantiles[1], label=None)
         for row in (0, 2):
-            plotting.theory(axes[0, 0], grid, quantiles[row], linestyle=":", linewidth=0.9,
-                            label="exact 10%, 90%" if index and row else None)
+            plotting.theory(axes[0, 0], grid, quantiles[row], label=None, **_QUANTILE_STYLE)
         for ax, values, exact in (
                 (axes[0, 1], run.trace / dim,
                  theory.expected_trace(dim, run.sizes(), estimator) / dim),
                 (axes[0, 2], run.mean_error / dim,
                  theory.expected_mean_error(dim, run.sizes(), estimator) / dim)):
             plotting.band(ax, x[1:], values[1:], color=color, seed_axis=1)
-            ax.plot(x[1:], values[1:].mean(axis=1), color=color, linestyle="-.", linewidth=0.9,
-                    label="MC mean" if index == 0 else None)
-            plotting.theory(ax, x[1:], exact[1:], linestyle=(0, (1.5, 1.5)),
-                            label="exact expectation" if index == 0 else None)
-    axes[0, 0].set_ylabel("log det Σₙ / d   (σ = 1)")
-    axes[0, 0].legend(loc="lower left", fontsize=7)
-    axes[0, 1].set_ylabel("tr Σₙ / d")
+            ax.plot(x[1:], values[1:].mean(axis=1), color=color, **_MC_STYLE)
+            plotting.theory(ax, x[1:], exact[1:], label=None, **_EXPECTATION_STYLE)
+    axes[0, 0].set_ylabel("$\\log\\det\\Sigma_n / d$ ($\\sigma = 1$)")
+    axes[0, 1].set_ylabel("$\\operatorname{tr}\\Sigma_n / d$")
     axes[0, 1].set_yscale("log")
     axes[0, 1].set_ylim(1e-5, 10)
-    axes[0, 2].set_ylabel("‖μₙ − μ‖² / d")
+    axes[0, 2].set_ylabel("$\\|\\mu_n - \\mu\\|^2 / d$")
     axes[0, 2].set_yscale("log")
-    axes[0, 1].legend(loc="lower left", fontsize=7)
     for ax in axes[0]:
-        ax.set_xlabel("generation n")
+        _generation_axis(ax)
     run = next(iter(theorem.values()))
-    axes[0, 1].set_title(f"d = {run.dim}, M = {run.sample_size}, {run.n_seeds:,} seeds")
+    fig.suptitle(f"d = {run.dim}, M = {run.sample_size}, {run.n_seeds:,} seeds", fontsize=10)
+    from matplotlib.lines import Line2D
+    entries = [(_ESTIMATOR_NAMES[name], dict(color=plotting.color(index), linewidth=4,
+                                             alpha=0.6)) for index, name in enumerate(theorem)]
+    entries += [("median, 10–90% band", dict(color="#555555")),
+                ("MC mean", dict(color="#555555", **_MC_STYLE)),
+                ("exact median (log det)", plotting.THEORY_STYLE),
+                ("exact 10%, 90% (log det)", {**plotting.THEORY_STYLE, **_QUANTILE_STYLE}),
+                ("exact expectation", {**plotting.THEORY_STYLE, **_EXPECTATION_STYLE})]
+    fig.legend([Line2D([], [], **style) for _, style in entries], [l for l, _ in entries],
+               loc="outside lower center", ncols=3)
     return fig
+
+
+_QUANTILE_STYLE = dict(linestyle=":", linewidth=0.9)
+_MC_STYLE = dict(linestyle="-.", linewidth=0.9)
+_EXPECTATION_STYLE = dict(linestyle=(0, (1.5, 1.5)))
 
 
 def plot_spectrum(theorem: Mapping[str, "Run"]):
     """Median of each ordered eigenvalue λ_i(Σ_n) against n (one colour per i), with the
     asymptotic Lyapunov line exp((n+1) r_i) dashed; one panel per estimator."""
-    fig, axes = plotting.subplots(1, len(theorem), width=10.5, height=3.9, sharey=True)
+    fig, axes = plotting.subplots(1, len(theorem), width=plotting.MAX_WIDTH, height=3.6,
+                                  sharey=True)
     for ax, (estimator, run) in zip(axes[0], theorem.items()):
         kept = np.array(sorted(run.spectrum))
         medians = np.array([np.median(run.spectrum[g], axis=0) for g in kept])  # (K, d)
@@ -89,15 +106,15 @@ def plot_spectrum(theorem: Mapping[str, "Run"]):
         colors = mpl.colormaps["viridis"](np.linspace(0, 0.9, run.dim))
         for i in range(run.dim):
             ax.plot(kept, medians[:, i], color=colors[i],
-                    label=f"λ_{i + 1}" if i in (0, run.dim - 1) else None)
+                    label=f"$\\lambda_{{{i + 1}}}$" if i in (0, run.dim - 1) else None)
             plotting.theory(ax, kept[kept > 0], lines[kept > 0, i], linewidth=0.8,
-                            label="Lyapunov: exp((n+1)rᵢ)" if i == 0 else None)
+                            label="Lyapunov: $\\exp((n+1)r_i)$" if i == 0 else None)
         ax.set_yscale("log")
         ax.set_ylim(medians.min() / 10, 10)
-        ax.set_xlabel("generation n")
+        _generation_axis(ax)
         ax.set_title(_ESTIMATOR_NAMES[estimator])
-        ax.legend(loc="lower left", fontsize=7)
-    axes[0, 0].set_ylabel("median eigenvalue of Σₙ (σ = 1)")
+    axes[0, 0].set_ylabel("median eigenvalue of $\\Sigma_n$ ($\\sigma = 1$)")
+    plotting.legend_below(fig, ncols=3)
     return fig
 
 
@@ -105,7 +122,8 @@ def plot_w2(theorem: Mapping[str, "Run"]):
     """W2²(N(μ_n, Σ_n), N(μ, σ²I)): median and 10–90% band, MC mean ± 2 SE, the exact
     bracket [d × 1-D E[W2²], E‖μ_n − μ‖² + E tr Σ_n + dσ²] (grey) and the tighter AM–GM
     upper bound (needs M > d); one panel per estimator."""
-    fig, axes = plotting.subplots(1, len(theorem), width=10.5, height=3.7, sharey=True)
+    fig, axes = plotting.subplots(1, len(theorem), width=plotting.MAX_WIDTH, height=3.6,
+                                  sharey=True)
     for ax, (index, (estimator, run)) in zip(axes[0], enumerate(theorem.items())):
         x = np.arange(1, run.n_generations + 1)
         color = plotting.color(index)
@@ -114,18 +132,18 @@ def plot_w2(theorem: Mapping[str, "Run"]):
                    linewidth=0.9)
         lower, upper = theory.w2_bounds(run.dim, run.sizes(), estimator)
         ax.fill_between(x, lower[1:], upper[1:], color="#999999", alpha=0.35, linewidth=0,
-                        label="exact bracket of E[W2²]")
+                        label="exact bracket of $\\mathbb{E}[W_2^2]$")
         plotting.theory(ax, x, lower[1:], label=None, linewidth=0.8)
         plotting.theory(ax, x, theory.w2_upper_amgm(run.dim, run.sizes(), estimator)[1:],
                         linewidth=0.8, linestyle=(0, (4, 1.5, 1, 1.5)),
                         label="tighter upper bound (AM–GM)")
-        ax.axhline(2 * run.dim, color="#777777", linestyle=":", linewidth=1.0, label="2dσ²")
+        ax.axhline(2 * run.dim, color="#777777", linestyle=":", linewidth=1.0, label="$2d\\sigma^2$")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("generation n")
         ax.set_title(_ESTIMATOR_NAMES[estimator])
-        ax.legend(loc="upper left", fontsize=7)
-    axes[0, 0].set_ylabel("W2²(N(μₙ, Σₙ), N(μ, σ²I))")
+    axes[0, 0].set_ylabel("$W_2^2(\\mathcal{N}(\\mu_n, \\Sigma_n), \\mathcal{N}(\\mu, \\sigma^2 I))$")
+    plotting.legend_below(fig, ncols=3)
     return fig
 
 
@@ -140,7 +158,7 @@ def plot_rate_scaling(runs: "NDRuns"):
     M > d, ML; theorem runs) against the exact −Σr_i/d. Right: the exact per-dimension rate
     against d/M for each M of the grid (solid ML, dotted unbiased), with d/(2M) dashed: the
     rate is about half of d/M, plus 1/(2M) (unbiased) or 3/(2M) (ML), steeper as d → M."""
-    fig, axes = plotting.subplots(1, 2, width=10.5, height=3.9)
+    fig, axes = plotting.subplots(1, 2, width=plotting.MAX_WIDTH, height=3.9)
     ax = axes[0, 0]
     cells = [r for r in runs.grid_runs("replace") if not r.singular]
     dims = sorted({r.dim for r in cells})
@@ -182,7 +200,7 @@ def plot_rate_scaling(runs: "NDRuns"):
 def plot_samplers(comparison: "SamplerComparison"):
     """Empirical CDFs over the seeds at the last generation, exact against naive sampler, of
     log det Σ/d, tr Σ/d and ‖μ − μ_0‖², with the KS p-values."""
-    fig, axes = plotting.subplots(1, 3, width=10.5, height=3.2)
+    fig, axes = plotting.subplots(1, 3, width=plotting.MAX_WIDTH, height=3.0)
     exact, naive = comparison.exact, comparison.naive
     for ax, name, scale in zip(axes[0], ("log_det", "trace", "mean_error"),
                                (exact.dim, exact.dim, 1)):
@@ -190,12 +208,13 @@ def plot_samplers(comparison: "SamplerComparison"):
             values = np.sort(getattr(run, name)[-1] / scale)
             ax.step(values, np.arange(1, values.size + 1) / values.size, where="post",
                     color=color, label=f"{run.sampler} sampler")
-        ax.set_title(f"{name.replace('_', ' ')}: KS p = {comparison.ks[name].pvalue:.2f}")
+        ax.set_title(f"KS p = {comparison.ks[name].pvalue:.2f}", fontsize=9.5)
         ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(5))
-        ax.set_xlabel({"log_det": "log det Σ_N / d", "trace": "tr Σ_N / d",
-                       "mean_error": "‖μ_N − μ‖²"}[name])
+        ax.set_xlabel({"log_det": "$\\log\\det\\Sigma_N / d$",
+                       "trace": "$\\operatorname{tr}\\Sigma_N / d$",
+                       "mean_error": "$\\|\\mu_N - \\mu\\|^2$"}[name])
     axes[0, 0].set_ylabel("fraction of seeds")
-    axes[0, 0].legend(loc="upper left", fontsize=7)
+    plotting.legend_below(fig)
     return fig
 
 
@@ -217,7 +236,7 @@ def plot_grid_glance(runs: "NDRuns"):
     """The whole grid at the last iteration: top, MC mean ‖μ_N − μ‖² relative to the first
     iteration (log colour); bottom, the median geometric-mean eigenvalue det(Σ_N)^{1/d}
     (σ = 1; "det 0" where M ≤ d); one column per policy."""
-    fig, axes = plotting.subplots(2, 3, width=11.5, height=7.4)
+    fig, axes = plotting.subplots(2, 3, width=plotting.MAX_WIDTH, height=5.6)
     errors = {policy: _glance_values(runs, policy) for policy in GRID_POLICIES}
     top = max(np.nanmax(values[0]) for values in errors.values())
     for column, policy in enumerate(GRID_POLICIES):
@@ -230,20 +249,21 @@ def plot_grid_glance(runs: "NDRuns"):
             for (i, j), value in np.ndenumerate(values):
                 text = "det 0" if np.isnan(value) else fmt.format(value)
                 shade = image.cmap(image.norm(value)) if np.isfinite(value) else (1, 1, 1, 1)
-                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                ax.text(j, i, text, ha="center", va="center", fontsize=6,
                         color="white" if np.mean(shade[:3]) < 0.5 else "black")
             ax.set_xticks(range(len(runs.grid_sample_sizes)), runs.grid_sample_sizes)
             ax.set_yticks(range(len(runs.grid_dims)), runs.grid_dims)
             ax.grid(False)
-            ax.set_xlabel("samples per iteration M")
+            ax.set_xlabel("samples per iteration $M$")
+            ax.tick_params(labelsize=8)
             if column == 0:
-                ax.set_ylabel("dimension d")
+                ax.set_ylabel("dimension $d$")
             if row == 0:
                 ax.set_title(policy)
     fig.colorbar(mpl.cm.ScalarMappable(mpl.colors.LogNorm(1, top), "magma_r"),
-                 ax=axes[0, :], shrink=0.8).set_label("‖μ_N − μ‖² / (dσ²/M)")
+                 ax=axes[0, :], shrink=0.8).set_label("$\\|\\mu_N - \\mu\\|^2 / (d\\sigma^2/M)$")
     fig.colorbar(mpl.cm.ScalarMappable(mpl.colors.Normalize(0, 1), "viridis"),
-                 ax=axes[1, :], shrink=0.8).set_label("det(Σ_N)^(1/d)")
+                 ax=axes[1, :], shrink=0.8).set_label("$\\det(\\Sigma_N)^{1/d}$")
     return fig
 
 
@@ -253,8 +273,9 @@ def plot_grid_curves(runs: "NDRuns", quantity: str = "mean_error"):
     (dotted); "log_det": median log det Σ_n / d with 10–90% band and, for `replace` with M > d,
     the exact median (dashed)."""
     rows, columns = len(runs.grid_dims), len(runs.grid_sample_sizes)
-    fig, axes = plotting.subplots(rows, columns, width=11.5, height=1.9 * rows + 0.6,
-                                  sharex=True, sharey=quantity == "mean_error")
+    fig, axes = plotting.subplots(rows, columns, width=plotting.MAX_WIDTH,
+                                  height=1.35 * rows + 1.0, sharex=True,
+                                  sharey=quantity == "mean_error")
     cells = [(row, dim, column, size) for row, dim in enumerate(runs.grid_dims)
              for column, size in enumerate(runs.grid_sample_sizes)]
     for row, dim, column, size in cells:
@@ -283,10 +304,13 @@ def plot_grid_curves(runs: "NDRuns", quantity: str = "mean_error"):
             ax.text(0.5, 0.5, "M ≤ d: det Σ = 0", transform=ax.transAxes, ha="center",
                     fontsize=8, color="#777777")
             ax.set_yticks([])
-        if row == 0:
-            ax.set_xlabel(f"M = {size}")
+        if row == rows - 1:
+            ax.set_title(f"M = {size}", fontsize=9.5)
+        ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(3, integer=True))
+        ax.tick_params(labelsize=8)
         if column == 0:
             ax.set_ylabel(f"d = {dim}")
-    axes[0, columns - 1].legend(loc="upper left", fontsize=6, bbox_to_anchor=(1.02, 1.0))
-    fig.supxlabel("model-fitting iteration (generation n)", fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel("generation $n$")
+    plotting.legend_below(fig, ncols=4)
     return fig

@@ -13,7 +13,37 @@ from .experiments import GRID_POLICIES
 if TYPE_CHECKING:  # for type hints only
     from .experiments import NDRuns
 
-__all__ = ["log_det_table_markdown", "rates_markdown", "sampler_markdown", "grid_cost_markdown"]
+__all__ = ["log_det_table_markdown", "rates_markdown", "sampler_markdown", "grid_cost_markdown",
+           "key_headlines"]
+
+_SHORT_NAMES = {"unbiased": "unbiased", "ml": "maximum likelihood"}
+
+
+def _tex(number: int) -> str:
+    """An integer with thousands separators for TeX maths (1{,}000)."""
+    return f"{number:,}".replace(",", "{,}")
+
+
+def key_headlines(runs: "NDRuns") -> dict[str, str]:
+    """The "Key results" box's numbers, as shown: at the theorem runs' last generation N, the
+    median log det Σ_N / d against its exact median, and the MC mean W2² against the exact
+    bracket of E[W2²] (unbiased: growing; ML: below 2dσ²), per estimator."""
+    from ..core.stats import mc_mean_with_se
+    run = next(iter(runs.theorem.values()))
+    where = (f"$n = {_tex(run.n_generations)}$, $d = {run.dim}$, $M = {_tex(run.sample_size)}$, "
+             f"{run.n_seeds:,} seeds")
+    log_det, w2 = [], []
+    for estimator, r in runs.theorem.items():
+        exact = theory.log_det_quantiles([0.5], r.dim, r.sample_size, [r.n_generations],
+                                         estimator)[0, 0] / r.dim
+        log_det.append(f"{np.median(r.log_det[-1]) / r.dim:.3g} ({_SHORT_NAMES[estimator]}; "
+                       f"exact {exact:.3g})")
+        lower, upper = theory.w2_bounds(r.dim, r.sizes(), estimator)
+        mean, se = mc_mean_with_se(r.w2[-1])
+        w2.append(f"{mean:.3g} ± {se:.2g} ({_SHORT_NAMES[estimator]}; exact bracket "
+                  f"[{lower[-1]:.3g}, {upper[-1]:.3g}])")
+    return {f"Median $\\log\\det\\Sigma_n / d$ at {where}": ", ".join(log_det),
+            f"$W_2^2$ to the truth, MC mean ± SE ($2d\\sigma^2 = {2 * run.dim}$)": "; ".join(w2)}
 
 
 def log_det_table_markdown(runs: "NDRuns") -> str:
