@@ -153,7 +153,6 @@ def test_chapter_list_opens_at_phone_width_and_the_sidebar_toggles_at_desktop(se
 
 # Chapters that still print raw Python into the page, awaiting their own rewrite (issue 18,
 # phase 2); a page leaves this set when it is clean. The set must end empty.
-RAW_TEXT_PENDING = {"book/language_model.html"}  # "blocks {'finetune': 16, ...}" in a run note
 READER_TEXT = """() => Array.from(document.querySelectorAll(
     '.bd-article .cell_output, .bd-article p, .bd-article li, .bd-article td'))
   .filter(el => !el.closest('.cell_input'))
@@ -174,18 +173,15 @@ def test_pages_fit_a_phone_and_show_no_raw_python(served_book, browser):
             problems.append(f"{page_path}: {width} px wide at {PHONE['width']} px")
         text = page.evaluate(READER_TEXT)
         for raw in ("Claim(", "{'"):
-            if raw in text and page_path not in RAW_TEXT_PENDING:
+            if raw in text:
                 at = text.index(raw)
                 problems.append(f"{page_path}: shows {text[max(0, at - 30):at + 50]!r}")
         page.close()
     context.close()
-    assert RAW_TEXT_PENDING <= set(book_pages(html_root))
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="issue 18, phase 2: chapters put the paper's figure first",
-                   strict=False)
 def test_the_first_figure_of_each_chapter_is_near_the_top(served_book, browser):
     from collapse.publish.chapters import content_chapters
     from conftest import PROJECT_ROOT

@@ -286,8 +286,8 @@ class ChapterRecord:
             lines += [f"**{_plural(len(checks), 'check')}** (no claim of the paper itself): "
                       f"{summary or 'none evaluated'}.", ""]
         lines += [f"* {verdict_badge(claim.verdict)} "
-                  f'<a href="#claim-{html.escape(claim.id)}">{_one_line(claim.claim)}</a>'
-                  for claim in paper]
+                  f'<a href="#claim-{html.escape(claim.id)}">'
+                  f"{_one_line(html.escape(claim.claim, quote=False))}</a>" for claim in paper]
         lines.append(":::")
         from IPython.display import Markdown
         return Markdown("\n".join(lines) + "\n")
@@ -377,8 +377,9 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    """A claim statement on one line (for a list item)."""
-    return " ".join(str(text).split())
+    """A claim statement on one line (for a Markdown list item: ``_`` and ``*`` are escaped,
+    so "σ_n ... D_0" does not turn into emphasis)."""
+    return " ".join(str(text).split()).replace("_", "\\_").replace("*", "\\*")
 
 
 def without_timings(value: Any) -> Any:
