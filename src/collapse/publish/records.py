@@ -40,8 +40,9 @@ VERDICTS = ("reproduced", "partially reproduced", "not reproduced")
 #: speed or throughput, memory, load), which differs from run to run; every other field is a
 #: function of the code, settings and data, identical across runs (tests/test_hardening.py).
 #: Keep timings out of claims' ``measured`` text: say them in the chapter's prose.
+# run_log: the footer's stamped progress lines, wall times by nature
 TIMING_FIELD = re.compile(r"(^|_)(seconds|timings?|speed\w*|wall\w*|cpu\w*|throughput\w*|"
-                          r"per_second|rss\w*|load\w*|memory\w*)($|_)")
+                          r"per_second|rss\w*|load\w*|memory\w*|run_log)($|_)")
 VERSIONED_PACKAGES = ("numpy", "scipy", "matplotlib", "scikit-learn", "torch", "transformers",
                       "tokenizers", "papermill", "jupyter-book")
 
