@@ -428,6 +428,4 @@ MEASUREMENTS = {
 
 def evaluate_claims(record, runs: "GaussianRuns") -> None:
     """Measure every declared claim on ``runs`` and record its verdict."""
-    for claim_id, measure in MEASUREMENTS.items():
-        value, measured, note = measure(runs)
-        record.evaluate(claim_id, value, measured, note=note)
+    record.evaluate_all(MEASUREMENTS, runs)

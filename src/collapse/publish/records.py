@@ -223,6 +223,15 @@ class ChapterRecord:
         claim.measured, claim.verdict, claim.note = measured, verdict, note
         return verdict
 
+    def evaluate_all(self, measurements: Mapping[str, Callable[[Any], tuple]],
+                     runs: Any) -> None:
+        """Evaluate every claim of ``measurements`` (claim id -> function of ``runs`` returning
+        ``(value, measured text, note)``): the chapter's one table of how each claim is
+        measured, judged by its declared criterion."""
+        for claim_id, measure in measurements.items():
+            value, measured, note = measure(runs)
+            self.evaluate(claim_id, value, measured, note=note)
+
     def claims_markdown(self) -> str:
         """The declared claims as a Markdown list (claim, paper claim with where it is made or
         check, criterion), to show before the run."""
